@@ -1,1 +1,28 @@
-//! kraft-storage
+//! kraft-storage: everything kraftd keeps on disk for Raft.
+//!
+//! * [`LogStore`]: openraft's `RaftLogStorage` over its own sled `Db` (directory `raft-log/`):
+//!   entries, vote, committed and last-purged log ids. Every append, vote, truncate and purge
+//!   is flushed (fsync) before it is acknowledged.
+//! * [`StateMachineStore`]: openraft's `RaftStateMachine` shell. It tracks the last applied log
+//!   id and membership and hands each committed [`Command`] to an application [`Machine`]
+//!   (kraftd's metadata image). Snapshots are written durably as files (see [`snapshot`]).
+//! * [`TypeConfig`]: the openraft type configuration shared by storage and quorum. Commands are
+//!   opaque bytes to this crate; the controller decides what they mean.
+//!
+//! ```text
+//!  propose ─► openraft ─► LogStore::append (sled insert + fsync) ─► commit
+//!                                  └─► StateMachineStore::apply ─► Machine::apply
+//!  every N entries: StateMachineStore builds a snapshot file ─► LogStore::purge
+//! ```
+
+pub mod error;
+pub mod keyspace;
+pub mod log_store;
+pub mod snapshot;
+pub mod state_machine;
+pub mod types;
+
+pub use error::StorageError;
+pub use log_store::LogStore;
+pub use state_machine::{Machine, StateMachineStore};
+pub use types::{Command, CommandReply, TypeConfig};

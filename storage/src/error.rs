@@ -1,0 +1,60 @@
+//! Storage errors. They reach openraft as `io::Error` through one `From`.
+
+use std::io;
+
+/// Errors raised by kraftd's storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// sled failed (I/O or corruption).
+    #[error("sled error in {what}: {source}")]
+    Sled {
+        /// What the store was doing.
+        what: &'static str,
+        /// The underlying error.
+        source: sled::Error,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt value in tree {tree} at key {key}: {reason}")]
+    Corrupt {
+        /// Tree name.
+        tree: &'static str,
+        /// Key, rendered for humans.
+        key: String,
+        /// Why decoding failed.
+        reason: String,
+    },
+    /// A snapshot file is unreadable or fails its checksum.
+    #[error("bad snapshot file {path}: {reason}")]
+    BadSnapshot {
+        /// File path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// File-system error.
+    #[error("i/o error while {what}: {source}")]
+    Io {
+        /// What the store was doing.
+        what: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl StorageError {
+    pub(crate) fn sled(what: &'static str) -> impl FnOnce(sled::Error) -> Self {
+        move |source| StorageError::Sled { what, source }
+    }
+    pub(crate) fn io(what: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| StorageError::Io { what, source }
+    }
+}
+
+impl From<StorageError> for io::Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Io { source, .. } => source,
+            other => io::Error::other(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! openraft's `RaftStateMachine` shell around an application [`Machine`].
+//!
+//! The shell records the last applied log id and membership and delegates every committed
+//! [`Command`] to the machine. The machine lives in memory; it is rebuilt on start from the
+//! snapshot file plus the log up to the persisted committed id, which openraft re-applies.
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use futures::{Stream, StreamExt};
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend};
+use tracing::info;
+
+use crate::error::StorageError;
+use crate::snapshot::{SnapshotDir, StoredSnapshot};
+use crate::types::{
+    Command, CommandReply, LogId, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
+};
+
+/// The application state replicated by Raft (kraftd's metadata image).
+///
+/// Contract: `apply` is deterministic — it reads nothing but its arguments and its own state —
+/// so every replica that applies the same log reaches the same state.
+pub trait Machine: Send + Sync + 'static {
+    /// Applies one committed command at `log_index` and returns the encoded reply.
+    fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply;
+    /// Notes a committed entry that carries no command (blank or membership entry).
+    fn apply_blank(&mut self, log_index: u64);
+    /// Encodes the whole state for a snapshot.
+    fn encode(&self) -> Result<Vec<u8>, io::Error>;
+    /// Replaces the whole state with a decoded snapshot.
+    fn restore(&mut self, data: &[u8]) -> Result<(), io::Error>;
+}
+
+#[derive(Default, Clone)]
+struct Applied {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// The state-machine store handed to openraft. Cheap to clone: clones share state.
+pub struct StateMachineStore<M: Machine> {
+    machine: Arc<RwLock<M>>,
+    // Updated only while `machine` is write-locked, so a reader holding the machine's read lock
+    // sees an `Applied` that matches the machine exactly.
+    applied: Arc<Mutex<Applied>>,
+    snapshots: SnapshotDir,
+}
+
+impl<M: Machine> Clone for StateMachineStore<M> {
+    fn clone(&self) -> Self {
+        Self {
+            machine: self.machine.clone(),
+            applied: self.applied.clone(),
+            snapshots: self.snapshots.clone(),
+        }
+    }
+}
+
+fn poisoned() -> io::Error {
+    io::Error::other("state machine lock poisoned by an earlier panic")
+}
+
+impl<M: Machine> StateMachineStore<M> {
+    /// Opens the store: snapshot files live in `snapshot_dir`; the latest snapshot, if any, is
+    /// loaded into `machine`.
+    pub fn open(snapshot_dir: &Path, machine: Arc<RwLock<M>>) -> Result<Self, StorageError> {
+        let snapshots = SnapshotDir::open(snapshot_dir)?;
+        let store = Self {
+            machine,
+            applied: Arc::new(Mutex::new(Applied::default())),
+            snapshots,
+        };
+        if let Some(snap) = store.snapshots.load()? {
+            store
+                .restore(&snap.meta, &snap.data)
+                .map_err(StorageError::io("restore snapshot"))?;
+            info!(last_log_id = ?snap.meta.last_log_id, "loaded snapshot");
+        }
+        Ok(store)
+    }
+
+    /// The shared machine. Readers take the read lock; only this store writes.
+    pub fn machine(&self) -> Arc<RwLock<M>> {
+        self.machine.clone()
+    }
+
+    fn restore(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), io::Error> {
+        let mut m = self.machine.write().map_err(|_| poisoned())?;
+        m.restore(data)?;
+        let mut a = self.applied.lock().map_err(|_| poisoned())?;
+        a.last_applied = meta.last_log_id;
+        a.membership = meta.last_membership.clone();
+        Ok(())
+    }
+
+    fn build(&self) -> Result<StoredSnapshot, io::Error> {
+        let m = self.machine.read().map_err(|_| poisoned())?;
+        let data = m.encode()?;
+        let a = self.applied.lock().map_err(|_| poisoned())?.clone();
+        let meta = SnapshotMeta {
+            last_log_id: a.last_applied,
+            last_membership: a.membership,
+        };
+        Ok(StoredSnapshot { meta, data })
+    }
+}
+
+impl<M: Machine> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
+    type SnapshotData = Vec<u8>;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let snap = self.build()?;
+        self.snapshots.save(&snap)?;
+        info!(last_log_id = ?snap.meta.last_log_id, bytes = snap.data.len(), "built snapshot");
+        Ok(Snapshot {
+            meta: snap.meta,
+            snapshot: snap.data,
+        })
+    }
+}
+
+impl<M: Machine> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
+    type SnapshotData = Vec<u8>;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let a = self.applied.lock().map_err(|_| poisoned())?;
+        Ok((a.last_applied, a.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            let log_id = entry.log_id;
+            let reply = {
+                let mut m = self.machine.write().map_err(|_| poisoned())?;
+                let mut a = self.applied.lock().map_err(|_| poisoned())?;
+                let reply = match &entry.payload {
+                    EntryPayload::Normal(cmd) => m.apply(log_id.index, cmd),
+                    EntryPayload::Blank => {
+                        m.apply_blank(log_id.index);
+                        CommandReply::default()
+                    }
+                    EntryPayload::Membership(mem) => {
+                        m.apply_blank(log_id.index);
+                        a.membership = StoredMembership::new(Some(log_id), mem.clone());
+                        CommandReply::default()
+                    }
+                };
+                a.last_applied = Some(log_id);
+                reply
+            };
+            if let Some(r) = responder {
+                r.send(reply);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Vec<u8>,
+    ) -> Result<(), io::Error> {
+        self.restore(meta, &snapshot)?;
+        self.snapshots.save(&StoredSnapshot {
+            meta: meta.clone(),
+            data: snapshot,
+        })?;
+        info!(last_log_id = ?meta.last_log_id, "installed snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        Ok(self.snapshots.load()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: s.data,
+        }))
+    }
+}

@@ -1,0 +1,146 @@
+//! openraft's own storage conformance suite, and drop-and-reopen durability tests.
+
+use std::io;
+use std::sync::{Arc, RwLock};
+
+use kraft_storage::{Command, CommandReply, LogStore, Machine, StateMachineStore, TypeConfig};
+use openraft::entry::RaftEntry;
+use openraft::storage::{RaftLogReader, RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
+use openraft::testing::log::{StoreBuilder, Suite};
+use openraft::{EntryPayload, StorageError};
+use tempfile::TempDir;
+
+/// A toy machine: remembers every applied payload, in order.
+#[derive(Default, Debug, PartialEq)]
+struct Journal {
+    applied: Vec<(u64, Vec<u8>)>,
+}
+
+impl Machine for Journal {
+    fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply {
+        self.applied.push((log_index, command.data.clone()));
+        CommandReply {
+            data: log_index.to_be_bytes().to_vec(),
+        }
+    }
+    fn apply_blank(&mut self, _log_index: u64) {}
+    fn encode(&self) -> Result<Vec<u8>, io::Error> {
+        serde_json::to_vec(&self.applied).map_err(io::Error::other)
+    }
+    fn restore(&mut self, data: &[u8]) -> Result<(), io::Error> {
+        self.applied = serde_json::from_slice(data).map_err(io::Error::other)?;
+        Ok(())
+    }
+}
+
+struct SledBuilder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachineStore<Journal>, TempDir> for SledBuilder {
+    async fn build(
+        &self,
+    ) -> Result<(TempDir, LogStore, StateMachineStore<Journal>), StorageError<TypeConfig>> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = LogStore::open(&dir.path().join("raft-log")).expect("open log");
+        let sm = StateMachineStore::open(
+            &dir.path().join("snapshots"),
+            Arc::new(RwLock::new(Journal::default())),
+        )
+        .expect("open sm");
+        Ok((dir, log, sm))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sled_store_passes_openraft_storage_suite() -> Result<(), StorageError<TypeConfig>> {
+    Suite::test_all(SledBuilder).await
+}
+
+type Entry = openraft::alias::EntryOf<TypeConfig>;
+type LogId = openraft::alias::LogIdOf<TypeConfig>;
+
+fn log_id(term: u64, index: u64) -> LogId {
+    use openraft::vote::RaftLeaderId;
+    LogId::new(
+        openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 }.to_committed(),
+        index,
+    )
+}
+
+fn entry(term: u64, index: u64) -> Entry {
+    Entry::new(
+        log_id(term, index),
+        EntryPayload::Normal(Command {
+            data: vec![index as u8],
+            time_ms: 7,
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everything_acknowledged_survives_drop_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("raft-log");
+    let vote = openraft::alias::VoteOf::<TypeConfig>::new(3, 1);
+    {
+        let mut log = LogStore::open(&path).expect("open");
+        assert!(log.is_pristine().expect("pristine"));
+        log.save_vote(&vote).await.expect("vote");
+        log.blocking_append((1..=20).map(|i| entry(2, i)))
+            .await
+            .expect("append");
+        log.truncate_after(Some(log_id(2, 15)))
+            .await
+            .expect("truncate");
+        log.purge(log_id(2, 5)).await.expect("purge");
+        log.save_committed(Some(log_id(2, 12)))
+            .await
+            .expect("committed");
+        // One more append so that the committed id rides on a flush, as in real operation.
+        log.blocking_append([entry(3, 16)])
+            .await
+            .expect("append after truncate");
+    }
+    let mut log = LogStore::open(&path).expect("reopen");
+    assert!(!log.is_pristine().expect("pristine"));
+    assert_eq!(log.read_vote().await.expect("read vote"), Some(vote));
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(state.last_purged_log_id, Some(log_id(2, 5)));
+    assert_eq!(state.last_log_id, Some(log_id(3, 16)));
+    assert_eq!(
+        log.read_committed().await.expect("committed"),
+        Some(log_id(2, 12))
+    );
+    let entries = log.try_get_log_entries(0..100).await.expect("entries");
+    let idx: Vec<u64> = entries.iter().map(|e| e.index()).collect();
+    assert_eq!(idx, (6..=16).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_and_machine_state_survive_reopen() {
+    use openraft::storage::RaftSnapshotBuilder;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = dir.path().join("snapshots");
+    let mut sm =
+        StateMachineStore::open(&snaps, Arc::new(RwLock::new(Journal::default()))).expect("open");
+    let entries: Vec<_> = (1..=3).map(|i| Ok((entry(1, i), None))).collect();
+    sm.apply(futures::stream::iter(entries))
+        .await
+        .expect("apply");
+    let mut builder = sm.get_snapshot_builder().await;
+    let built = builder.build_snapshot().await.expect("build");
+    assert_eq!(built.meta.last_log_id, Some(log_id(1, 3)));
+    drop(sm);
+
+    let machine = Arc::new(RwLock::new(Journal::default()));
+    let mut sm = StateMachineStore::open(&snaps, machine.clone()).expect("reopen");
+    let (applied, _) = sm.applied_state().await.expect("applied");
+    assert_eq!(applied, Some(log_id(1, 3)));
+    let got = machine.read().expect("lock").applied.clone();
+    assert_eq!(got, vec![(1, vec![1]), (2, vec![2]), (3, vec![3])]);
+    let current = sm
+        .get_current_snapshot()
+        .await
+        .expect("current")
+        .expect("some");
+    assert_eq!(current.meta.last_log_id, Some(log_id(1, 3)));
+}
