@@ -1,0 +1,141 @@
+//! Quorum configuration: node id, voters, timeouts, snapshot policy.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::error::QuorumError;
+
+/// Settings of one controller node in a static quorum.
+#[derive(Debug, Clone)]
+pub struct QuorumConfig {
+    /// This node's id; must appear in `voters`.
+    pub node_id: u64,
+    /// Voters: node id → `host:port`. The same map on every node.
+    pub voters: BTreeMap<u64, String>,
+    /// Data directory (`raft-log/`, `snapshots/` below it).
+    pub data_dir: PathBuf,
+    /// Leader heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+    /// Election timeout range, ms.
+    pub election_timeout_ms: (u64, u64),
+    /// Build a snapshot (and purge the log) after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up by log.
+    pub keep_after_snapshot: u64,
+}
+
+impl QuorumConfig {
+    /// A config with kraftd's defaults: heartbeat 50 ms, election 300–600 ms, snapshot every
+    /// 10,000 entries keeping 1,000.
+    pub fn new(node_id: u64, voters: BTreeMap<u64, String>, data_dir: PathBuf) -> Self {
+        Self {
+            node_id,
+            voters,
+            data_dir,
+            heartbeat_ms: 50,
+            election_timeout_ms: (300, 600),
+            snapshot_every: 10_000,
+            keep_after_snapshot: 1_000,
+        }
+    }
+
+    /// Checks the rules that openraft and the bootstrap rely on.
+    pub fn validate(&self) -> Result<(), QuorumError> {
+        if !self.voters.contains_key(&self.node_id) {
+            return Err(QuorumError::Config(format!(
+                "--node-id {} is not in --voters ({})",
+                self.node_id,
+                self.voters
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )));
+        }
+        let (lo, hi) = self.election_timeout_ms;
+        if self.heartbeat_ms == 0 || lo <= self.heartbeat_ms || hi <= lo {
+            return Err(QuorumError::Config(format!(
+                "need 0 < heartbeat ({}) < election timeout min ({lo}) < max ({hi})",
+                self.heartbeat_ms
+            )));
+        }
+        if self.snapshot_every == 0 {
+            return Err(QuorumError::Config(
+                "snapshot-every must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a KRaft-style voter string: `1@host:port,2@host:port,...`.
+///
+/// Ids must be positive and unique, endpoints non-empty `host:port` with a numeric port.
+pub fn parse_voters(s: &str) -> Result<BTreeMap<u64, String>, QuorumError> {
+    let mut voters = BTreeMap::new();
+    for (i, part) in s.split(',').map(str::trim).enumerate() {
+        let err = |rule: &str| {
+            QuorumError::Config(format!("--voters entry {} ({part:?}): {rule}", i + 1))
+        };
+        let (id, endpoint) = part
+            .split_once('@')
+            .ok_or_else(|| err("expected id@host:port"))?;
+        let id: u64 = id
+            .parse()
+            .map_err(|_| err("node id must be a positive integer"))?;
+        if id == 0 {
+            return Err(err("node id must be a positive integer"));
+        }
+        let (host, port) = endpoint
+            .rsplit_once(':')
+            .ok_or_else(|| err("expected host:port"))?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(err("expected host:port with a port in 1-65535"));
+        }
+        if voters.insert(id, endpoint.to_string()).is_some() {
+            return Err(err("duplicate node id"));
+        }
+    }
+    Ok(voters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kraft_voter_string() {
+        let v = parse_voters("1@127.0.0.1:9093,2@127.0.0.1:9094,3@localhost:9095").expect("valid");
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[&3], "localhost:9095");
+    }
+
+    #[test]
+    fn rejects_bad_voter_strings_naming_the_entry() {
+        for (bad, rule) in [
+            ("1@127.0.0.1", "host:port"),
+            ("x@127.0.0.1:1", "positive integer"),
+            ("0@127.0.0.1:1", "positive integer"),
+            ("1@a:1,1@b:2", "duplicate"),
+            ("1127.0.0.1:9", "id@host:port"),
+            ("1@h:99999", "port"),
+        ] {
+            let e = parse_voters(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains(rule) && e.contains("--voters entry"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn node_must_be_a_voter() {
+        let c = QuorumConfig::new(4, parse_voters("1@h:1").expect("valid"), "d".into());
+        assert!(
+            c.validate()
+                .expect_err("not a voter")
+                .to_string()
+                .contains("--node-id 4")
+        );
+    }
+}

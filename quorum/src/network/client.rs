@@ -1,0 +1,206 @@
+//! Outgoing Raft RPCs: openraft's `RaftNetworkV2` over one cached tonic `Channel` per peer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kraft_proto::SnapshotChunk;
+use kraft_proto::raft_service_client::RaftServiceClient;
+use kraft_storage::TypeConfig;
+use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
+use tonic::transport::{Channel, Endpoint};
+
+use super::{SNAPSHOT_CHUNK_BYTES, decode};
+
+type Vote = openraft::alias::VoteOf<TypeConfig>;
+type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Vec<u8>>;
+
+/// Creates per-peer clients; channels are cached by endpoint and shared between clients.
+#[derive(Clone, Default)]
+pub struct NetworkFactory {
+    channels: Arc<Mutex<HashMap<String, Channel>>>,
+}
+
+impl NetworkFactory {
+    /// A channel to `addr` (`host:port`), created lazily and reused afterwards.
+    pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
+        let mut cache = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ch) = cache.get(addr) {
+            return Ok(ch.clone());
+        }
+        let ch = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(Duration::from_millis(500))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .connect_lazy();
+        cache.insert(addr.to_string(), ch.clone());
+        Ok(ch)
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Self::Network {
+        PeerClient {
+            target,
+            addr: node.addr.clone(),
+            factory: self.clone(),
+        }
+    }
+}
+
+/// Raft RPCs to one peer.
+pub struct PeerClient {
+    target: u64,
+    addr: String,
+    factory: NetworkFactory,
+}
+
+fn unreachable<E: std::error::Error + 'static>(e: &E) -> RPCError<TypeConfig> {
+    RPCError::Unreachable(Unreachable::new(e))
+}
+
+fn status_to_rpc(s: tonic::Status) -> RPCError<TypeConfig> {
+    match s.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
+            unreachable(&s)
+        }
+        _ => RPCError::Network(NetworkError::new(&s)),
+    }
+}
+
+impl PeerClient {
+    fn client(
+        &self,
+        option: &RPCOption,
+    ) -> Result<RaftServiceClient<Channel>, RPCError<TypeConfig>> {
+        let ch = self
+            .factory
+            .channel(&self.addr)
+            .map_err(|e| unreachable(&e))?;
+        let _ = option;
+        Ok(RaftServiceClient::new(ch).max_decoding_message_size(64 * 1024 * 1024))
+    }
+
+    fn request<T>(msg: T, option: &RPCOption) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        req.set_timeout(option.hard_ttl());
+        req
+    }
+
+    fn body<T: serde::Serialize>(v: &T) -> Result<kraft_proto::RaftMessage, RPCError<TypeConfig>> {
+        super::encode(v).map_err(|s| RPCError::Network(NetworkError::new(&s)))
+    }
+
+    fn reply<T: serde::de::DeserializeOwned>(
+        resp: Result<tonic::Response<kraft_proto::RaftMessage>, tonic::Status>,
+        what: &str,
+    ) -> Result<T, RPCError<TypeConfig>> {
+        let msg = resp.map_err(status_to_rpc)?.into_inner();
+        decode(&msg.data, what).map_err(|s| RPCError::Network(NetworkError::new(&s)))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = Vec<u8>;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut c = self.client(&option)?;
+        let resp = c
+            .append_entries(Self::request(Self::body(&rpc)?, &option))
+            .await;
+        Self::reply(resp, "AppendEntriesResponse")
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut c = self.client(&option)?;
+        let resp = c.vote(Self::request(Self::body(&rpc)?, &option)).await;
+        Self::reply(resp, "VoteResponse")
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut c = self.client(&option)?;
+        let resp = c.pre_vote(Self::request(Self::body(&rpc)?, &option)).await;
+        Self::reply(resp, "PreVoteResponse")
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let ch = self
+            .factory
+            .channel(&self.addr)
+            .map_err(|e| StreamingError::Unreachable(Unreachable::new(&e)))?;
+        let mut c = RaftServiceClient::new(ch);
+        let header = serde_json::to_vec(&(&vote, &snapshot.meta))
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let data = snapshot.snapshot;
+        let mut chunks: Vec<SnapshotChunk> = data
+            .chunks(SNAPSHOT_CHUNK_BYTES)
+            .map(|c| SnapshotChunk {
+                header: Vec::new(),
+                data: c.to_vec(),
+            })
+            .collect();
+        if chunks.is_empty() {
+            chunks.push(SnapshotChunk::default());
+        }
+        chunks[0].header = header;
+        tracing::debug!(
+            target = self.target,
+            chunks = chunks.len(),
+            "sending snapshot"
+        );
+        let mut req = tonic::Request::new(tokio_stream::iter(chunks));
+        req.set_timeout(option.hard_ttl().max(Duration::from_secs(30)));
+        let call = c.install_snapshot(req);
+        let resp = tokio::select! {
+            closed = cancel => return Err(StreamingError::Closed(closed)),
+            r = call => r,
+        };
+        let msg = resp
+            .map_err(|s| match s.code() {
+                tonic::Code::Unavailable => StreamingError::Unreachable(Unreachable::new(&s)),
+                _ => StreamingError::Network(NetworkError::new(&s)),
+            })?
+            .into_inner();
+        decode(&msg.data, "SnapshotResponse")
+            .map_err(|s| StreamingError::Network(NetworkError::new(&s)))
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut c = self.client(&option)?;
+        let resp = c
+            .transfer_leader(Self::request(Self::body(&req)?, &option))
+            .await;
+        Self::reply(resp, "TransferLeaderResponse")
+    }
+}

@@ -1,0 +1,99 @@
+//! Incoming Raft RPCs: decode, hand to the local `Raft`, encode the answer.
+
+use kraft_proto::raft_service_server::RaftService;
+use kraft_proto::{RaftMessage, SnapshotChunk};
+use kraft_storage::{StateMachineStore, TypeConfig};
+use openraft::Raft;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{decode, encode};
+use crate::Machine;
+
+type Vote = openraft::alias::VoteOf<TypeConfig>;
+type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+
+/// `kraft.v1.RaftService` backed by a local openraft instance.
+pub struct RaftServiceImpl<M: Machine> {
+    raft: Raft<TypeConfig, StateMachineStore<M>>,
+}
+
+impl<M: Machine> RaftServiceImpl<M> {
+    /// Serves RPCs for `raft`.
+    pub fn new(raft: Raft<TypeConfig, StateMachineStore<M>>) -> Self {
+        Self { raft }
+    }
+}
+
+fn raft_err<E: std::fmt::Display>(e: E) -> Status {
+    Status::unavailable(format!("raft: {e}"))
+}
+
+#[tonic::async_trait]
+impl<M: Machine> RaftService for RaftServiceImpl<M> {
+    async fn append_entries(
+        &self,
+        req: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        let rpc = decode(&req.into_inner().data, "AppendEntriesRequest")?;
+        let resp = self.raft.append_entries(rpc).await.map_err(raft_err)?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let rpc = decode(&req.into_inner().data, "VoteRequest")?;
+        let resp = self.raft.vote(rpc).await.map_err(raft_err)?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn pre_vote(&self, req: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+        let rpc = decode(&req.into_inner().data, "PreVoteRequest")?;
+        let resp = self.raft.pre_vote(rpc).await.map_err(raft_err)?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        let mut stream = req.into_inner();
+        let mut header: Option<(Vote, SnapshotMeta)> = None;
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            if header.is_none() {
+                if chunk.header.is_empty() {
+                    return Err(Status::invalid_argument(
+                        "first snapshot chunk must carry the header",
+                    ));
+                }
+                header = Some(decode(&chunk.header, "snapshot header")?);
+            }
+            data.extend_from_slice(&chunk.data);
+        }
+        let (vote, meta) =
+            header.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "received snapshot");
+        let snapshot = openraft::alias::SnapshotOf::<TypeConfig, Vec<u8>> {
+            meta,
+            snapshot: data,
+        };
+        let resp = self
+            .raft
+            .install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(raft_err)?;
+        Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn transfer_leader(
+        &self,
+        req: Request<RaftMessage>,
+    ) -> Result<Response<RaftMessage>, Status> {
+        let rpc = decode(&req.into_inner().data, "TransferLeaderRequest")?;
+        let resp = self
+            .raft
+            .handle_transfer_leader(rpc)
+            .await
+            .map_err(raft_err)?;
+        Ok(Response::new(encode(&resp)?))
+    }
+}

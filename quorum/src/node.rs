@@ -1,0 +1,302 @@
+//! One controller's Raft node: storage, openraft, bootstrap, propose, leader lookups.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use kraft_proto::raft_service_server::RaftServiceServer;
+use kraft_storage::{Command, CommandReply, LogStore, StateMachineStore, TypeConfig};
+use openraft::async_runtime::WatchReceiver as _;
+use openraft::errors::LinearizableReadError;
+use openraft::errors::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Raft, ReadPolicy, ServerState, SnapshotPolicy};
+use tracing::info;
+
+use crate::Machine;
+use crate::config::QuorumConfig;
+use crate::error::{LeaderHint, QuorumError};
+use crate::network::client::NetworkFactory;
+use crate::network::server::RaftServiceImpl;
+
+/// The openraft handle type kraftd runs.
+pub type KraftRaft<M> = Raft<TypeConfig, StateMachineStore<M>>;
+
+/// A point-in-time view of this node's Raft state.
+#[derive(Debug, Clone)]
+pub struct QuorumStatus {
+    /// This node's id.
+    pub node_id: u64,
+    /// Current leader, if known.
+    pub leader: Option<LeaderHint>,
+    /// Current term (KRaft's leader epoch).
+    pub term: u64,
+    /// Index of the last entry in the local log.
+    pub last_log_index: Option<u64>,
+    /// Index of the last applied entry.
+    pub last_applied: Option<u64>,
+    /// Index of the last committed entry known here.
+    pub committed: Option<u64>,
+    /// Last log index covered by the local snapshot.
+    pub snapshot: Option<u64>,
+    /// Voters: node id → endpoint, from the effective membership.
+    pub voters: BTreeMap<u64, String>,
+    /// `leader`, `follower`, `candidate` or `learner`.
+    pub state: &'static str,
+    /// On the leader: per-voter matched log index.
+    pub replication: BTreeMap<u64, Option<u64>>,
+}
+
+/// A running Raft node. Cheap to clone.
+pub struct Node<M: Machine> {
+    id: u64,
+    raft: KraftRaft<M>,
+    machine: Arc<RwLock<M>>,
+    network: NetworkFactory,
+}
+
+impl<M: Machine> Clone for Node<M> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id,
+            raft: self.raft.clone(),
+            machine: self.machine.clone(),
+            network: self.network.clone(),
+        }
+    }
+}
+
+impl<M: Machine> Node<M> {
+    /// Opens storage under `config.data_dir`, starts openraft and, if this node's storage is
+    /// pristine, takes part in the one-time bootstrap with the static voter set.
+    ///
+    /// Every node may bootstrap with the identical voter set (openraft allows this: the vote
+    /// decides one leader); a node that has ever written anything never bootstraps again.
+    pub async fn start(config: QuorumConfig, machine: Arc<RwLock<M>>) -> Result<Self, QuorumError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            QuorumError::Config(format!(
+                "cannot create --data-dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let log = LogStore::open(&config.data_dir.join("raft-log"))?;
+        let pristine = log.is_pristine()?;
+        let sm = StateMachineStore::open(&config.data_dir.join("snapshots"), machine.clone())?;
+
+        let raft_config = openraft::Config {
+            cluster_name: "kraftd".into(),
+            heartbeat_interval: config.heartbeat_ms,
+            election_timeout_min: config.election_timeout_ms.0,
+            election_timeout_max: config.election_timeout_ms.1,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            max_in_snapshot_log_to_keep: config.keep_after_snapshot,
+            enable_pre_vote: Some(true),
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        };
+        let raft_config = Arc::new(
+            raft_config
+                .validate()
+                .map_err(|e| QuorumError::Config(e.to_string()))?,
+        );
+        let network = NetworkFactory::default();
+        let raft = Raft::new(config.node_id, raft_config, network.clone(), log, sm)
+            .await
+            .map_err(|e| QuorumError::Fatal(e.to_string()))?;
+
+        if pristine {
+            let members: BTreeMap<u64, BasicNode> = config
+                .voters
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                .collect();
+            match raft.initialize(members).await {
+                Ok(()) => {
+                    info!(node_id = config.node_id, voters = ?config.voters, "bootstrapped quorum")
+                }
+                // Another voter's bootstrap reached us first: the cluster exists already.
+                Err(RaftError::APIError(e)) => {
+                    info!(node_id = config.node_id, error = %e, "bootstrap not needed")
+                }
+                Err(RaftError::Fatal(e)) => return Err(QuorumError::Fatal(e.to_string())),
+            }
+        } else {
+            info!(
+                node_id = config.node_id,
+                "restarting with existing raft state"
+            );
+        }
+        Ok(Self {
+            id: config.node_id,
+            raft,
+            machine,
+            network,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The openraft handle (for metrics and waits in tests and tools).
+    pub fn raft(&self) -> &KraftRaft<M> {
+        &self.raft
+    }
+
+    /// The replicated application state.
+    pub fn machine(&self) -> Arc<RwLock<M>> {
+        self.machine.clone()
+    }
+
+    /// A tonic channel to `addr`, shared with Raft traffic (for forwarding requests).
+    pub fn channel(
+        &self,
+        addr: &str,
+    ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+        self.network.channel(addr)
+    }
+
+    /// The `RaftService` to mount on this node's gRPC server.
+    pub fn raft_service(&self) -> RaftServiceServer<RaftServiceImpl<M>> {
+        RaftServiceServer::new(RaftServiceImpl::new(self.raft.clone()))
+            .max_decoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// Proposes `data` and waits until it is committed and applied here. Returns the entry's
+    /// log index and the machine's reply. Fails with `NotLeader` on a follower.
+    pub async fn propose(
+        &self,
+        data: Vec<u8>,
+        time_ms: u64,
+    ) -> Result<(u64, CommandReply), QuorumError> {
+        match self.raft.client_write(Command { data, time_ms }).await {
+            Ok(resp) => Ok((resp.log_id.index, resp.data)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(QuorumError::NotLeader {
+                    leader: match (f.leader_id, f.leader_node) {
+                        (Some(node_id), Some(node)) => Some(LeaderHint {
+                            node_id,
+                            endpoint: node.addr,
+                        }),
+                        _ => None,
+                    },
+                })
+            }
+            Err(RaftError::APIError(e)) => Err(QuorumError::Raft(e.to_string())),
+            Err(RaftError::Fatal(e)) => Err(QuorumError::Fatal(e.to_string())),
+        }
+    }
+
+    /// Waits until this node, as leader, has confirmed with a quorum that it still leads and
+    /// has applied everything committed before the call: reads after it are linearizable.
+    pub async fn ensure_linearizable(&self) -> Result<(), QuorumError> {
+        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+                Err(QuorumError::NotLeader {
+                    leader: match (f.leader_id, f.leader_node) {
+                        (Some(node_id), Some(node)) => Some(LeaderHint {
+                            node_id,
+                            endpoint: node.addr,
+                        }),
+                        _ => None,
+                    },
+                })
+            }
+            Err(RaftError::APIError(e)) => Err(QuorumError::Raft(e.to_string())),
+            Err(RaftError::Fatal(e)) => Err(QuorumError::Fatal(e.to_string())),
+        }
+    }
+
+    /// True when this node currently believes it leads.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow_watched().state == ServerState::Leader
+    }
+
+    /// The leader this node currently knows of.
+    pub fn leader(&self) -> Option<LeaderHint> {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id)?;
+        Some(LeaderHint {
+            node_id: id,
+            endpoint: node.addr.clone(),
+        })
+    }
+
+    /// Waits up to `timeout` for some leader to be known.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<LeaderHint> {
+        let mut rx = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.leader() {
+                return Some(l);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
+    /// A snapshot of this node's Raft state.
+    pub fn status(&self) -> QuorumStatus {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let voters = m
+            .membership_config
+            .membership()
+            .nodes()
+            .filter(|(id, _)| {
+                m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == **id)
+            })
+            .map(|(id, n)| (*id, n.addr.clone()))
+            .collect();
+        let leader = m.current_leader.and_then(|id| {
+            let node = m.membership_config.membership().get_node(&id)?;
+            Some(LeaderHint {
+                node_id: id,
+                endpoint: node.addr.clone(),
+            })
+        });
+        let replication = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .map(|(id, lid)| (*id, lid.as_ref().map(|l| l.index)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        QuorumStatus {
+            node_id: self.id,
+            leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied: m.last_applied.map(|l| l.index),
+            committed: m.cluster_committed.map(|l| l.index),
+            snapshot: m.snapshot.map(|l| l.index),
+            voters,
+            state: match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Follower => "follower",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Shutdown => "shutdown",
+            },
+            replication,
+        }
+    }
+
+    /// Stops Raft. Safe to call once the gRPC server no longer needs it.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
