@@ -1,0 +1,395 @@
+//! CreateTopics (Kafka apiKey 19, SPEC §2.5).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::ControllerResult;
+use crate::ctx::Ctx;
+use crate::error_code::ErrorCode;
+use crate::ids::{BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
+use crate::image::MetadataImage;
+use crate::placement::{self, UsableBroker};
+use crate::records::{
+    ConfigRecord, ConfigResourceType, LeaderRecoveryState, PartitionRecord, Record, TopicRecord,
+};
+use crate::{topic_config, topic_name};
+
+/// Kafka's `MAX_RECORDS_PER_USER_OP` (QuorumController.java): a request that would write
+/// more records fails whole with `POLICY_VIOLATION`.
+pub const MAX_RECORDS_PER_USER_OP: usize = 10_000;
+
+/// `num.partitions` default, used when a topic asks for -1.
+const DEFAULT_NUM_PARTITIONS: i32 = 1;
+/// `default.replication.factor` default, used when a topic asks for -1.
+const DEFAULT_REPLICATION_FACTOR: i16 = 1;
+
+/// One topic to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatableTopic {
+    /// Topic name (SPEC §4.9 rules).
+    pub name: String,
+    /// Partition count; -1 = the default (1).
+    pub num_partitions: i32,
+    /// Replication factor; -1 = the default (1).
+    pub replication_factor: i16,
+    /// Topic configs, in request order; a repeated key keeps the last value, as in Kafka.
+    pub configs: Vec<(String, Option<String>)>,
+}
+
+/// A CreateTopics request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateTopics {
+    /// Topics, answered in this order.
+    pub topics: Vec<CreatableTopic>,
+    /// Check everything, write nothing.
+    pub validate_only: bool,
+}
+
+/// The outcome for one topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatableTopicResult {
+    /// Topic name, as requested.
+    pub name: String,
+    /// `ErrorCode::None` on success.
+    pub error_code: ErrorCode,
+    /// Names the field and the rule on failure.
+    pub error_message: Option<String>,
+    /// The new topic's id; `None` on failure or with `validate_only`.
+    pub topic_id: Option<TopicId>,
+    /// Resolved partition count; -1 on failure.
+    pub num_partitions: i32,
+    /// Resolved replication factor; -1 on failure.
+    pub replication_factor: i16,
+    /// Effective configs (defaults overlaid with the request's); empty on failure.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// The answer to [`CreateTopics`]: one result per requested topic, in request order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateTopicsReply {
+    /// Per-topic results.
+    pub topics: Vec<CreatableTopicResult>,
+}
+
+type TopicError = (ErrorCode, String);
+
+/// Handle CreateTopics.
+///
+/// Per topic, in order (SPEC §2.5; each failure adds no records for that topic):
+/// 1. name repeated in the request → `INVALID_REQUEST` "Duplicate topic name." (each copy);
+/// 2. name breaks §4.9 → `INVALID_TOPIC_EXCEPTION` (Kafka's message);
+/// 3. name exists → `TOPIC_ALREADY_EXISTS`;
+/// 4. name collides after '.'↔'_' with an existing topic or one created earlier in this
+///    request → `INVALID_TOPIC_EXCEPTION`;
+/// 5. null config value, unknown key or bad value → `INVALID_CONFIG`;
+/// 6. replication factor 0 or < -1 → `INVALID_REPLICATION_FACTOR`;
+/// 7. partitions 0 or < -1 → `INVALID_PARTITIONS`;
+/// 8. placement (§4.8) fails → `INVALID_REPLICATION_FACTOR`.
+///
+/// If the records would exceed [`MAX_RECORDS_PER_USER_OP`], the whole request fails with
+/// `POLICY_VIOLATION` and writes nothing. Records per created topic: `Topic`, then one
+/// `Config` per key (sorted), then one `Partition` per index, with ISR = active replicas,
+/// leader = `isr[0]`, epochs 0. `validate_only` runs every check and writes nothing.
+pub fn create_topics(
+    image: &MetadataImage,
+    req: &CreateTopics,
+    ctx: &mut Ctx,
+) -> ControllerResult<CreateTopicsReply> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &req.topics {
+        *counts.entry(t.name.as_str()).or_default() += 1;
+    }
+    let usable: Vec<UsableBroker> = image
+        .cluster()
+        .brokers()
+        .values()
+        .filter(|b| !b.in_controlled_shutdown)
+        .map(|b| UsableBroker {
+            id: b.broker_id,
+            rack: b.rack.clone(),
+            fenced: b.fenced,
+        })
+        .collect();
+
+    let mut records = Vec::new();
+    let mut results = Vec::with_capacity(req.topics.len());
+    // Names and ids created earlier in this request, so later topics see them.
+    let mut batch_names: BTreeMap<String, String> = BTreeMap::new(); // unified → name
+    let mut batch_ids: BTreeSet<TopicId> = BTreeSet::new();
+    let mut too_large = false;
+
+    for topic in &req.topics {
+        if counts.get(topic.name.as_str()).copied().unwrap_or(0) > 1 {
+            results.push(failed(
+                topic,
+                (ErrorCode::InvalidRequest, "Duplicate topic name.".into()),
+            ));
+            continue;
+        }
+        let planned = match plan_topic(image, topic, &batch_names, &usable, records.len(), ctx) {
+            Ok(p) => p,
+            Err(Failure::TooLarge) => {
+                too_large = true;
+                break;
+            }
+            Err(Failure::Topic(e)) => {
+                results.push(failed(topic, e));
+                continue;
+            }
+        };
+        batch_names.insert(
+            topic_name::unify_collision_chars(&topic.name),
+            topic.name.clone(),
+        );
+
+        let topic_id = if req.validate_only {
+            None
+        } else {
+            let id = loop {
+                let id = ctx.new_topic_id();
+                if image.topic_by_id(id).is_none() && !batch_ids.contains(&id) {
+                    break id;
+                }
+            };
+            batch_ids.insert(id);
+            records.extend(planned.records(image, &topic.name, id));
+            Some(id)
+        };
+        let mut configs = topic_config::defaults();
+        configs.extend(planned.configs.clone());
+        results.push(CreatableTopicResult {
+            name: topic.name.clone(),
+            error_code: ErrorCode::None,
+            error_message: None,
+            topic_id,
+            num_partitions: planned.num_partitions,
+            replication_factor: planned.replication_factor,
+            configs,
+        });
+    }
+
+    if too_large {
+        let error = || {
+            (
+                ErrorCode::PolicyViolation,
+                "Unable to perform excessively large batch operation.".to_string(),
+            )
+        };
+        let topics = req
+            .topics
+            .iter()
+            .map(|t| {
+                if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
+                    failed(
+                        t,
+                        (ErrorCode::InvalidRequest, "Duplicate topic name.".into()),
+                    )
+                } else {
+                    failed(t, error())
+                }
+            })
+            .collect();
+        return ControllerResult::reply_only(CreateTopicsReply { topics });
+    }
+
+    ControllerResult {
+        records,
+        reply: CreateTopicsReply { topics: results },
+    }
+}
+
+enum Failure {
+    Topic(TopicError),
+    TooLarge,
+}
+
+impl From<TopicError> for Failure {
+    fn from(e: TopicError) -> Self {
+        Failure::Topic(e)
+    }
+}
+
+/// A topic that passed every check.
+struct Planned {
+    num_partitions: i32,
+    replication_factor: i16,
+    configs: BTreeMap<String, String>,
+    assignments: Vec<Vec<BrokerId>>,
+}
+
+impl Planned {
+    fn records(&self, image: &MetadataImage, name: &str, topic_id: TopicId) -> Vec<Record> {
+        let mut out = Vec::with_capacity(1 + self.configs.len() + self.assignments.len());
+        out.push(Record::Topic(TopicRecord {
+            name: name.to_string(),
+            topic_id,
+        }));
+        for (key, value) in &self.configs {
+            out.push(Record::Config(ConfigRecord {
+                resource_type: ConfigResourceType::Topic,
+                resource_name: name.to_string(),
+                name: key.clone(),
+                value: Some(value.clone()),
+            }));
+        }
+        for (index, replicas) in (0..).zip(&self.assignments) {
+            let isr = active_replicas(image, replicas);
+            out.push(Record::Partition(PartitionRecord {
+                topic_id,
+                partition_id: index,
+                replicas: replicas.clone(),
+                leader: isr.first().copied().unwrap_or(BrokerId::NO_LEADER),
+                isr,
+                leader_epoch: LeaderEpoch(0),
+                partition_epoch: PartitionEpoch(0),
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
+            }));
+        }
+        out
+    }
+}
+
+/// KIP-841: only unfenced, not-shutting-down replicas may join the ISR.
+fn active_replicas(image: &MetadataImage, replicas: &[BrokerId]) -> Vec<BrokerId> {
+    replicas
+        .iter()
+        .copied()
+        .filter(|&id| image.broker(id).is_some_and(|b| b.is_active()))
+        .collect()
+}
+
+fn plan_topic(
+    image: &MetadataImage,
+    topic: &CreatableTopic,
+    batch_names: &BTreeMap<String, String>,
+    usable: &[UsableBroker],
+    records_so_far: usize,
+    ctx: &mut Ctx,
+) -> Result<Planned, Failure> {
+    let name = &topic.name;
+    topic_name::validate(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
+    if image.topic(name).is_some() {
+        return Err((
+            ErrorCode::TopicAlreadyExists,
+            format!("Topic '{name}' already exists."),
+        )
+            .into());
+    }
+    if topic_name::has_collision_chars(name) {
+        let colliding = image.topics().colliding_topic(name).or_else(|| {
+            batch_names
+                .get(&topic_name::unify_collision_chars(name))
+                .map(String::as_str)
+        });
+        if let Some(existing) = colliding {
+            return Err((
+                ErrorCode::InvalidTopicException,
+                format!("Topic '{name}' collides with existing topic: {existing}"),
+            )
+                .into());
+        }
+    }
+
+    let configs = check_configs(&topic.configs)?;
+
+    let replication_factor = match topic.replication_factor {
+        -1 => DEFAULT_REPLICATION_FACTOR,
+        rf if rf <= 0 => {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                "Replication factor must be larger than 0, or -1 to use the default value."
+                    .to_string(),
+            )
+                .into());
+        }
+        rf => rf,
+    };
+    let num_partitions = match topic.num_partitions {
+        -1 => DEFAULT_NUM_PARTITIONS,
+        n if n <= 0 => {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                "Number of partitions was set to an invalid non-positive value.".to_string(),
+            )
+                .into());
+        }
+        n => n,
+    };
+
+    // Check the size before placing, so a huge partition count never allocates.
+    let partitions = usize::try_from(num_partitions).unwrap_or(usize::MAX);
+    let needed = records_so_far
+        .saturating_add(1)
+        .saturating_add(configs.len())
+        .saturating_add(partitions);
+    if needed > MAX_RECORDS_PER_USER_OP {
+        return Err(Failure::TooLarge);
+    }
+
+    let rf = usize::try_from(replication_factor).unwrap_or(0);
+    let assignments = placement::place(ctx.rng(), usable, partitions, rf)
+        .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.0))?;
+    for (index, replicas) in assignments.iter().enumerate() {
+        if active_replicas(image, replicas).is_empty() {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                format!(
+                    "Unable to replicate the partition {index} of topic '{name}': all of its \
+                     replicas {replicas:?} are fenced or in controlled shutdown."
+                ),
+            )
+                .into());
+        }
+    }
+    Ok(Planned {
+        num_partitions,
+        replication_factor,
+        configs,
+        assignments,
+    })
+}
+
+/// Null values first (all named at once, as Kafka does), then key and value rules.
+fn check_configs(
+    configs: &[(String, Option<String>)],
+) -> Result<BTreeMap<String, String>, TopicError> {
+    let nulls: Vec<&str> = configs
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !nulls.is_empty() {
+        return Err((
+            ErrorCode::InvalidConfig,
+            format!(
+                "Null value not supported for topic configs: {}",
+                nulls.join(",")
+            ),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in configs {
+        if let Some(value) = value {
+            topic_config::validate(key, value).map_err(|m| (ErrorCode::InvalidConfig, m))?;
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn failed(topic: &CreatableTopic, (code, message): TopicError) -> CreatableTopicResult {
+    CreatableTopicResult {
+        name: topic.name.clone(),
+        error_code: code,
+        error_message: Some(message),
+        topic_id: None,
+        num_partitions: -1,
+        replication_factor: -1,
+        configs: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+#[path = "create_topics_test.rs"]
+mod tests;

@@ -1,0 +1,425 @@
+use super::*;
+use crate::ids::BrokerId;
+use crate::testing::{TestImage, create_req, topic};
+
+fn req(topics: Vec<CreatableTopic>) -> CreateTopics {
+    CreateTopics {
+        topics,
+        validate_only: false,
+    }
+}
+
+fn with_configs(mut t: CreatableTopic, configs: &[(&str, Option<&str>)]) -> CreatableTopic {
+    t.configs = configs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+        .collect();
+    t
+}
+
+/// Assert one failing topic: its code, a message fragment, and no records at all.
+fn assert_rejected(r: &ControllerResult<CreateTopicsReply>, code: ErrorCode, fragment: &str) {
+    assert_eq!(r.reply.topics.len(), 1);
+    let t = &r.reply.topics[0];
+    assert_eq!(t.error_code, code, "{t:?}");
+    let msg = t.error_message.as_deref().unwrap_or_default();
+    assert!(msg.contains(fragment), "message {msg:?} lacks {fragment:?}");
+    assert_eq!(t.topic_id, None);
+    assert!(r.records.is_empty(), "failing topic wrote {:?}", r.records);
+}
+
+#[test]
+fn create_topics_creates_topic_with_full_isr() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3).seed(7);
+    let r = create_topics(&t.image, &create_req("mytopic1", 3, 3), &mut t.ctx);
+    let res = &r.reply.topics[0];
+    assert_eq!(res.error_code, ErrorCode::None);
+    assert_eq!((res.num_partitions, res.replication_factor), (3, 3));
+    assert_eq!(res.configs["retention.ms"], "604800000");
+    // Topic, then partitions.
+    assert!(matches!(r.records[0], Record::Topic(_)));
+    assert_eq!(r.records.len(), 4);
+    t.apply_all(&r.records);
+
+    let topic = t.image.topic("mytopic1").unwrap();
+    assert_eq!(Some(topic.topic_id), res.topic_id);
+    for i in 0..3 {
+        let p = t.image.partition("mytopic1", i).unwrap();
+        assert_eq!(
+            (p.isr.clone(), p.leader),
+            (p.replicas.clone(), p.replicas[0])
+        );
+        assert_eq!(p.leader_epoch.0, 0);
+        assert_eq!(p.partition_epoch.0, 0);
+    }
+    // Leaders are striped over the brokers.
+    let leaders: BTreeSet<BrokerId> = (0..3)
+        .map(|i| t.image.partition("mytopic1", i).unwrap().leader)
+        .collect();
+    assert_eq!(leaders.len(), 3);
+}
+
+#[test]
+fn create_topics_defaults_minus_one_to_one() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let r = create_topics(&t.image, &create_req("t", -1, -1), &mut t.ctx);
+    let res = &r.reply.topics[0];
+    assert_eq!(res.error_code, ErrorCode::None);
+    assert_eq!((res.num_partitions, res.replication_factor), (1, 1));
+}
+
+#[test]
+fn create_topics_is_deterministic_given_the_seed() {
+    let run = || {
+        let mut t = TestImage::new().brokers(1..=5).unfenced(1..=5).seed(11);
+        create_topics(&t.image, &create_req("t", 10, 3), &mut t.ctx).records
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn create_topics_fenced_replicas_are_not_in_isr() {
+    // Broker 3 is registered but fenced: it may hold a follower replica (RF 3 needs it)
+    // but must not be in the ISR (KIP-841).
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=2);
+    let r = create_topics(&t.image, &create_req("t", 4, 3), &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    t.apply_all(&r.records);
+    for i in 0..4 {
+        let p = t.image.partition("t", i).unwrap();
+        assert!(p.replicas.contains(&BrokerId(3)));
+        assert!(!p.isr.contains(&BrokerId(3)), "{p:?}");
+        assert_ne!(p.leader, BrokerId(3));
+        assert_eq!(p.leader, p.isr[0]);
+    }
+}
+
+#[test]
+fn create_topics_rejects_rf_above_registered_brokers() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let r = create_topics(&t.image, &create_req("t", 1, 4), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicationFactor,
+        "The target replication factor of 4 cannot be reached because only 3 broker(s) are \
+         registered.",
+    );
+}
+
+#[test]
+fn create_topics_rejects_when_all_brokers_fenced() {
+    let mut t = TestImage::new().brokers(1..=3);
+    let r = create_topics(&t.image, &create_req("t", 1, 1), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicationFactor,
+        "All brokers are currently fenced.",
+    );
+}
+
+#[test]
+fn create_topics_rejects_with_no_brokers() {
+    let mut t = TestImage::new();
+    let r = create_topics(&t.image, &create_req("t", 1, 1), &mut t.ctx);
+    assert_rejected(&r, ErrorCode::InvalidReplicationFactor, "");
+}
+
+#[test]
+fn create_topics_rejects_zero_or_negative_replication_factor() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    for rf in [0, -2] {
+        let r = create_topics(&t.image, &create_req("t", 1, rf), &mut t.ctx);
+        assert_rejected(
+            &r,
+            ErrorCode::InvalidReplicationFactor,
+            "Replication factor must be larger than 0, or -1 to use the default value.",
+        );
+    }
+}
+
+#[test]
+fn create_topics_rejects_zero_partitions() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    for n in [0, -5] {
+        let r = create_topics(&t.image, &create_req("t", n, 1), &mut t.ctx);
+        assert_rejected(
+            &r,
+            ErrorCode::InvalidPartitions,
+            "Number of partitions was set to an invalid non-positive value.",
+        );
+    }
+}
+
+#[test]
+fn create_topics_rejects_bad_name() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let long = "x".repeat(250);
+    for (name, fragment) in [
+        ("", "can't be empty"),
+        (".", "cannot be \".\" or \"..\""),
+        ("..", "cannot be \".\" or \"..\""),
+        (long.as_str(), "longer than 249"),
+        (
+            "bad name!",
+            "contains a character other than ASCII alphanumerics",
+        ),
+    ] {
+        let r = create_topics(&t.image, &create_req(name, 1, 1), &mut t.ctx);
+        assert_rejected(&r, ErrorCode::InvalidTopicException, fragment);
+    }
+}
+
+#[test]
+fn create_topics_rejects_existing_name() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(&t.image, &create_req("x", 1, 1), &mut t.ctx);
+    t.apply_all(&r.records);
+    let r = create_topics(&t.image, &create_req("x", 1, 1), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::TopicAlreadyExists,
+        "Topic 'x' already exists.",
+    );
+}
+
+#[test]
+fn create_topics_rejects_name_colliding_with_existing_topic() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(&t.image, &create_req("a_b", 1, 1), &mut t.ctx);
+    t.apply_all(&r.records);
+    let r = create_topics(&t.image, &create_req("a.b", 1, 1), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidTopicException,
+        "Topic 'a.b' collides with existing topic: a_b",
+    );
+}
+
+#[test]
+fn create_topics_rejects_name_colliding_earlier_in_same_request() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(
+        &t.image,
+        &req(vec![topic("a.b", 1, 1), topic("a_b", 1, 1)]),
+        &mut t.ctx,
+    );
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    assert_eq!(
+        r.reply.topics[1].error_code,
+        ErrorCode::InvalidTopicException
+    );
+    // Only the first topic's records (Topic + Partition).
+    assert_eq!(r.records.len(), 2);
+    t.apply_all(&r.records);
+}
+
+#[test]
+fn create_topics_rejects_duplicate_in_request() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(
+        &t.image,
+        &req(vec![topic("d", 1, 1), topic("ok", 1, 1), topic("d", 1, 1)]),
+        &mut t.ctx,
+    );
+    let codes: Vec<_> = r.reply.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::InvalidRequest,
+            ErrorCode::None,
+            ErrorCode::InvalidRequest
+        ]
+    );
+    assert_eq!(
+        r.reply.topics[0].error_message.as_deref(),
+        Some("Duplicate topic name.")
+    );
+    // Only "ok" wrote records.
+    assert!(r.records.iter().all(|rec| match rec {
+        Record::Topic(tr) => tr.name == "ok",
+        _ => true,
+    }));
+    assert_eq!(r.records.len(), 2);
+}
+
+#[test]
+fn create_topics_rejects_unknown_config_key() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let topic = with_configs(topic("t", 1, 1), &[("foo", Some("1"))]);
+    let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidConfig,
+        "Unknown topic config name: foo",
+    );
+}
+
+#[test]
+fn create_topics_rejects_null_config_value() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let topic = with_configs(
+        topic("t", 1, 1),
+        &[("retention.ms", None), ("segment.ms", None)],
+    );
+    let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidConfig,
+        "Null value not supported for topic configs: retention.ms,segment.ms",
+    );
+}
+
+#[test]
+fn create_topics_rejects_bad_config_values() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    for (key, value) in [
+        ("retention.ms", "-2"),
+        ("retention.ms", "soon"),
+        ("min.insync.replicas", "0"),
+        ("cleanup.policy", "archive"),
+        ("unclean.leader.election.enable", "maybe"),
+    ] {
+        let topic = with_configs(topic("t", 1, 1), &[(key, Some(value))]);
+        let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
+        assert_rejected(&r, ErrorCode::InvalidConfig, key);
+    }
+}
+
+#[test]
+fn create_topics_config_error_wins_over_rf_error() {
+    // Kafka validates configs before replication factor and partitions.
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let topic = with_configs(topic("t", 0, 0), &[("foo", Some("1"))]);
+    let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
+    assert_rejected(&r, ErrorCode::InvalidConfig, "foo");
+}
+
+#[test]
+fn create_topics_writes_config_records_and_allows_min_isr_above_rf() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let topic = with_configs(
+        topic("t", 1, 1),
+        &[
+            ("retention.ms", Some("1000")),
+            ("min.insync.replicas", Some("3")),
+            ("retention.ms", Some("2000")),
+        ],
+    );
+    let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    assert_eq!(r.reply.topics[0].configs["retention.ms"], "2000");
+    let kinds: Vec<_> = r.records.iter().map(Record::kind).collect();
+    use crate::records::RecordKind as K;
+    assert_eq!(kinds, [K::Topic, K::Config, K::Config, K::Partition]);
+    t.apply_all(&r.records);
+    let effective = t.image.effective_topic_configs("t").unwrap();
+    assert_eq!(effective["retention.ms"], "2000");
+    assert_eq!(effective["min.insync.replicas"], "3");
+    assert_eq!(effective["segment.bytes"], "1073741824");
+}
+
+#[test]
+fn create_topics_failing_topic_does_not_block_others() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let r = create_topics(
+        &t.image,
+        &req(vec![
+            topic("good", 2, 3),
+            topic("bad", 1, 9),
+            topic("also-good", 1, 1),
+        ]),
+        &mut t.ctx,
+    );
+    let codes: Vec<_> = r.reply.topics.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::None,
+            ErrorCode::InvalidReplicationFactor,
+            ErrorCode::None
+        ]
+    );
+    t.apply_all(&r.records);
+    assert!(t.image.topic("good").is_some());
+    assert!(t.image.topic("bad").is_none());
+    assert!(t.image.topic("also-good").is_some());
+}
+
+#[test]
+fn create_topics_validate_only_writes_nothing() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let mut r = create_req("t", 3, 3);
+    r.validate_only = true;
+    let r = create_topics(&t.image, &r, &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    assert_eq!(r.reply.topics[0].topic_id, None);
+    assert!(r.records.is_empty());
+
+    let mut bad = create_req("t", 1, 4);
+    bad.validate_only = true;
+    let r = create_topics(&t.image, &bad, &mut t.ctx);
+    assert_eq!(
+        r.reply.topics[0].error_code,
+        ErrorCode::InvalidReplicationFactor
+    );
+}
+
+#[test]
+fn create_topics_rejects_excessively_large_request() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(
+        &t.image,
+        &req(vec![topic("small", 1, 1), topic("huge", i32::MAX, 1)]),
+        &mut t.ctx,
+    );
+    assert!(r.records.is_empty());
+    for res in &r.reply.topics {
+        assert_eq!(res.error_code, ErrorCode::PolicyViolation);
+        assert_eq!(
+            res.error_message.as_deref(),
+            Some("Unable to perform excessively large batch operation.")
+        );
+    }
+
+    // Exactly at the limit is fine: 1 Topic + 9999 Partitions.
+    let r = create_topics(&t.image, &create_req("edge", 9_999, 1), &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    assert_eq!(r.records.len(), MAX_RECORDS_PER_USER_OP);
+}
+
+#[test]
+fn create_topics_excludes_brokers_in_controlled_shutdown() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let b = t.image.broker(BrokerId(3)).unwrap().clone();
+    t.apply_all(&[Record::BrokerRegistrationChange(
+        crate::records::BrokerRegistrationChangeRecord {
+            broker_id: b.broker_id,
+            broker_epoch: b.broker_epoch,
+            fenced: None,
+            in_controlled_shutdown: Some(true),
+        },
+    )]);
+    let r = create_topics(&t.image, &create_req("t", 1, 3), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicationFactor,
+        "only 2 broker(s) are registered",
+    );
+}
+
+#[test]
+fn create_topics_spreads_replicas_across_racks() {
+    let mut t = TestImage::new()
+        .broker_on_rack(1, "a")
+        .broker_on_rack(2, "a")
+        .broker_on_rack(3, "b")
+        .broker_on_rack(4, "b")
+        .unfenced(1..=4);
+    let r = create_topics(&t.image, &create_req("t", 8, 2), &mut t.ctx);
+    t.apply_all(&r.records);
+    let rack = |id: BrokerId| t.image.broker(id).unwrap().rack.clone();
+    for i in 0..8 {
+        let p = t.image.partition("t", i).unwrap();
+        assert_ne!(rack(p.replicas[0]), rack(p.replicas[1]), "{p:?}");
+    }
+}

@@ -1,0 +1,85 @@
+//! One gRPC server per controller: Raft, Broker and Admin services, plus
+//! `grpc.health.v1.Health` and gRPC reflection so `grpcurl` can list and call everything.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kraft_proto::admin_service_server::AdminServiceServer;
+use kraft_proto::broker_service_server::BrokerServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tracing::info;
+
+use crate::service::Controller;
+use crate::service::admin::AdminServiceImpl;
+use crate::service::broker::BrokerServiceImpl;
+
+/// Serves every kraftd service on `listener` until `shutdown` resolves.
+///
+/// Health: the overall service (`""`) and the admin and broker services report SERVING only
+/// while this controller knows an active controller, so a readiness probe reflects quorum
+/// membership rather than "the port is open".
+pub async fn serve(
+    ctl: Arc<Controller>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kraft_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| tracing::error!(error = %e, "reflection v1 disabled"))
+        .ok();
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kraft_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| tracing::error!(error = %e, "reflection v1alpha disabled"))
+        .ok();
+
+    let health_task = tokio::spawn(track_health(ctl.clone(), reporter));
+    let local = listener.local_addr().ok();
+    info!(addr = ?local, node_id = ctl.node().id(), "serving gRPC");
+    let res = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(ctl.node().raft_service())
+        .add_service(BrokerServiceServer::new(BrokerServiceImpl::new(
+            ctl.clone(),
+        )))
+        .add_service(AdminServiceServer::new(AdminServiceImpl::new(ctl.clone())))
+        .add_service(health)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    health_task.abort();
+    res
+}
+
+async fn track_health(ctl: Arc<Controller>, reporter: tonic_health::server::HealthReporter) {
+    let mut last = None;
+    loop {
+        let status = if ctl.node().leader().is_some() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            reporter.set_service_status("", status).await;
+            reporter
+                .set_service_status("kraft.v1.AdminService", status)
+                .await;
+            reporter
+                .set_service_status("kraft.v1.BrokerService", status)
+                .await;
+            reporter
+                .set_service_status("kraft.v1.RaftService", ServingStatus::Serving)
+                .await;
+            last = Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,242 @@
+//! The controller at run time: the Raft node, the single writer, and the tonic services.
+//!
+//! Write path (STYLE §2): `admin.rs`/`broker.rs` decode protobuf into a domain request →
+//! [`Controller::write`] runs the pure handler against the applied image under the writer lock
+//! → the records are proposed through Raft → once applied here, the reply is encoded.
+//! A controller that is not active forwards the whole RPC to the active one ([`forward`]).
+
+pub mod admin;
+pub mod broker;
+mod convert;
+pub mod forward;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kraft_quorum::{Node, QuorumConfig};
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use crate::ctx::Ctx;
+use crate::handlers::ControllerResult;
+use crate::image::MetadataImage;
+use crate::machine::ApplyOutcome;
+use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch};
+pub use status::ControllerError;
+
+/// How long a proposed batch may take to commit before the caller gets `REQUEST_TIMED_OUT`.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `metadata.version` level a new cluster starts at.
+pub const METADATA_VERSION: i16 = 1;
+
+/// Settings of one controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Raft settings.
+    pub quorum: QuorumConfig,
+    /// Cluster id to use when this node bootstraps the cluster; random when `None`.
+    pub cluster_id: Option<String>,
+}
+
+/// The result of a write: the handler's reply and the log index of its batch, if any.
+#[derive(Debug)]
+pub struct Written<R> {
+    /// The handler's reply.
+    pub reply: R,
+    /// Log index (metadata offset) of the proposed batch; `None` when nothing was written.
+    pub offset: Option<u64>,
+}
+
+struct Writer {
+    ctx: Ctx,
+    /// The Raft term in which this node, as leader, last confirmed its image is current.
+    ready_term: Option<u64>,
+}
+
+/// One kraftd controller.
+pub struct Controller {
+    node: Node<MetadataImage>,
+    writer: Mutex<Writer>,
+    cluster_id: Option<String>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Controller {
+    /// Starts the Raft node and the leader's activation task.
+    pub async fn start(config: ControllerConfig) -> Result<Arc<Self>, ControllerError> {
+        let image = Arc::new(std::sync::RwLock::new(MetadataImage::new()));
+        let node = Node::start(config.quorum, image).await?;
+        let ctl = Arc::new(Controller {
+            node,
+            writer: Mutex::new(Writer {
+                ctx: Ctx::from_rng(StdRng::from_os_rng(), 0),
+                ready_term: None,
+            }),
+            cluster_id: config.cluster_id,
+        });
+        tokio::spawn(activation_loop(Arc::downgrade(&ctl)));
+        Ok(ctl)
+    }
+
+    /// The Raft node.
+    pub fn node(&self) -> &Node<MetadataImage> {
+        &self.node
+    }
+
+    /// Runs `f` on this controller's applied image (no leader check).
+    pub fn read_local<R>(&self, f: impl FnOnce(&MetadataImage) -> R) -> R {
+        let machine = self.node.machine();
+        let guard = machine.read().unwrap_or_else(|p| p.into_inner());
+        f(&guard)
+    }
+
+    /// Runs `f` on the image after confirming, with a quorum, that this node is the active
+    /// controller and has applied everything committed: the read is linearizable.
+    pub async fn read_linearizable<R>(
+        &self,
+        f: impl FnOnce(&MetadataImage) -> R,
+    ) -> Result<R, ControllerError> {
+        self.node.ensure_linearizable().await?;
+        Ok(self.read_local(f))
+    }
+
+    /// Runs a pure handler against the current image under the single-writer lock, proposes
+    /// its records and waits until they are applied here. Only the active controller writes.
+    pub async fn write<R>(
+        &self,
+        handler: impl FnOnce(&MetadataImage, &mut Ctx) -> ControllerResult<R>,
+    ) -> Result<Written<R>, ControllerError> {
+        if !self.node.is_leader() {
+            return Err(ControllerError::NotController {
+                leader: self.node.leader(),
+            });
+        }
+        let mut w = self.writer.lock().await;
+        let term = self.node.status().term;
+        if w.ready_term != Some(term) {
+            // A new leader first applies everything its predecessors committed.
+            self.node.ensure_linearizable().await?;
+            w.ready_term = Some(term);
+        }
+        let now = now_ms();
+        w.ctx.set_now_ms(now as i64);
+        let result = self.read_local(|image| handler(image, &mut w.ctx));
+        if result.records.is_empty() {
+            return Ok(Written {
+                reply: result.reply,
+                offset: None,
+            });
+        }
+        let data = RecordBatch::new(result.records)
+            .encode()
+            .map_err(|e| ControllerError::Raft(format!("encode record batch: {e}")))?;
+        let (offset, reply) = tokio::time::timeout(WRITE_TIMEOUT, self.node.propose(data, now))
+            .await
+            .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT))??;
+        match ApplyOutcome::decode(&reply) {
+            Ok(ApplyOutcome::Applied) => Ok(Written {
+                reply: result.reply,
+                offset: Some(offset),
+            }),
+            Ok(ApplyOutcome::Rejected { reason }) => Err(ControllerError::Stale(reason)),
+            Err(e) => Err(ControllerError::Raft(format!(
+                "undecodable apply outcome: {e}"
+            ))),
+        }
+    }
+}
+
+/// Kafka-style cluster id: 16 random bytes in URL-safe base64 without padding (22 chars).
+fn new_cluster_id(ctx: &mut Ctx) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bytes = [0u8; 16];
+    ctx.rng().fill_bytes(&mut bytes);
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+/// Leader-side duties: when this node becomes active and the cluster has no id yet, write the
+/// bootstrap records (cluster id, `metadata.version`) exactly once.
+async fn activation_loop(ctl: std::sync::Weak<Controller>) {
+    let mut metrics = match ctl.upgrade() {
+        Some(c) => c.node.raft().metrics(),
+        None => return,
+    };
+    loop {
+        let Some(c) = ctl.upgrade() else { return };
+        if c.node.is_leader() && c.read_local(|i| i.cluster_id().is_none()) {
+            let wanted = c.cluster_id.clone();
+            let res = c
+                .write(|image, ctx| {
+                    if image.cluster_id().is_some() {
+                        return ControllerResult::reply_only(());
+                    }
+                    let cluster_id = wanted.unwrap_or_else(|| new_cluster_id(ctx));
+                    ControllerResult {
+                        records: vec![
+                            Record::ClusterId(ClusterIdRecord { cluster_id }),
+                            Record::FeatureLevel(FeatureLevelRecord {
+                                name: "metadata.version".into(),
+                                level: METADATA_VERSION,
+                            }),
+                        ],
+                        reply: (),
+                    }
+                })
+                .await;
+            match res {
+                Ok(w) => info!(offset = ?w.offset, "cluster bootstrapped"),
+                Err(e) => warn!(error = %e, "cluster bootstrap write failed; will retry"),
+            }
+        }
+        drop(c);
+        use openraft::async_runtime::WatchReceiver as _;
+        if tokio::time::timeout(Duration::from_secs(1), metrics.changed())
+            .await
+            .is_ok_and(|r| r.is_err())
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_is_22_url_safe_chars() {
+        let mut ctx = Ctx::new(1, 0);
+        let id = new_cluster_id(&mut ctx);
+        assert_eq!(id.len(), 22);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{id}"
+        );
+        assert_ne!(id, new_cluster_id(&mut ctx));
+    }
+}
