@@ -1,1 +1,284 @@
-//! Multi-node tests against real kraftd processes.
+//! Test harness: real `kraftd` processes on 127.0.0.1 with OS-assigned ports, in a temporary
+//! directory, killed (SIGKILL) and cleaned up when the [`Cluster`] is dropped — also when a
+//! test fails, in which case the tail of every node's log is printed.
+//!
+//! The binaries are found next to the test executable's `target/<profile>/` directory; build
+//! them first (`cargo build --workspace --bins`, part of the README's test command) or point
+//! `KRAFTD_BIN` / `KRAFTCTL_BIN` at them.
+
+use std::fs::File;
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// Path of a workspace binary (`kraftd` or `kraftctl`).
+pub fn binary(name: &str) -> PathBuf {
+    let env_key = format!("{}_BIN", name.to_uppercase());
+    if let Ok(p) = std::env::var(&env_key) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: run `cargo build --workspace --bins` first or set {env_key}",
+        path.display()
+    );
+    path
+}
+
+/// Reserves a free port on 127.0.0.1 by binding port 0 and releasing it.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Polls `check` until it returns `Some`, or panics at the deadline with the last observation.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(10);
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out after {timeout:?} waiting for {what}; last seen: {last}"
+                );
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// One controller process.
+pub struct NodeProc {
+    /// Node id.
+    pub id: u64,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    data_dir: PathBuf,
+    log_path: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+/// A quorum of real `kraftd` processes.
+pub struct Cluster {
+    dir: TempDir,
+    voters: String,
+    /// The nodes, in id order (index = id - 1).
+    pub nodes: Vec<NodeProc>,
+    extra_args: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts `n` controllers (ids 1..=n) with the same voter string.
+    pub fn start(n: u64) -> Self {
+        Self::start_with(n, &[])
+    }
+
+    /// Starts `n` controllers passing `extra` flags to each `kraftd`.
+    pub fn start_with(n: u64, extra: &[&str]) -> Self {
+        let mut c = Self::prepare(n, extra);
+        for id in 1..=n {
+            c.spawn(id);
+        }
+        c
+    }
+
+    /// Allocates ports and directories for `n` controllers without starting any: start them
+    /// with [`Cluster::spawn`] in any order.
+    pub fn prepare(n: u64, extra: &[&str]) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("kraftd-test-")
+            .tempdir()
+            .expect("temp dir");
+        let nodes: Vec<NodeProc> = (1..=n)
+            .map(|id| NodeProc {
+                id,
+                addr: format!("127.0.0.1:{}", free_port()),
+                data_dir: dir.path().join(format!("node-{id}")),
+                log_path: dir.path().join(format!("node-{id}.log")),
+                child: None,
+            })
+            .collect();
+        let voters = nodes
+            .iter()
+            .map(|n| format!("{}@{}", n.id, n.addr))
+            .collect::<Vec<_>>()
+            .join(",");
+        Cluster {
+            dir,
+            voters,
+            nodes,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The voter string every node runs with.
+    pub fn voters(&self) -> &str {
+        &self.voters
+    }
+
+    /// Every endpoint, comma-separated (a `--bootstrap-server` value).
+    pub fn bootstrap(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| n.addr.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Endpoint of node `id`.
+    pub fn addr(&self, id: u64) -> String {
+        self.node(id).addr.clone()
+    }
+
+    fn node(&self, id: u64) -> &NodeProc {
+        &self.nodes[(id - 1) as usize]
+    }
+
+    fn node_mut(&mut self, id: u64) -> &mut NodeProc {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    /// Starts node `id` (again).
+    pub fn spawn(&mut self, id: u64) {
+        let voters = self.voters.clone();
+        let extra = self.extra_args.clone();
+        let node = self.node_mut(id);
+        assert!(node.child.is_none(), "node {id} is already running");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&node.log_path)
+            .expect("open node log");
+        let child = Command::new(binary("kraftd"))
+            .arg("--node-id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(&node.addr)
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--voters")
+            .arg(&voters)
+            .args(&extra)
+            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
+            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn kraftd");
+        node.child = Some(child);
+    }
+
+    /// Kills node `id` with SIGKILL and reaps it.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.node_mut(id).child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops node `id` with SIGTERM (graceful) and reaps it.
+    pub fn terminate(&mut self, id: u64) {
+        if let Some(mut child) = self.node_mut(id).child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+
+    /// True while node `id` runs.
+    pub fn is_running(&mut self, id: u64) -> bool {
+        self.node_mut(id).is_running()
+    }
+
+    /// Runs `kraftctl` with `args` against `bootstrap` and returns its output.
+    pub fn kraftctl(bootstrap: &str, args: &[&str]) -> Output {
+        Command::new(binary("kraftctl"))
+            .arg("--bootstrap-server")
+            .arg(bootstrap)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run kraftctl")
+    }
+
+    /// The test's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn dump_logs(&self) {
+        for n in &self.nodes {
+            let text = std::fs::read_to_string(&n.log_path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("----- node {} log (last {} lines) -----", n.id, tail.len());
+            for l in tail {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for id in 1..=self.nodes.len() as u64 {
+            self.kill(id);
+        }
+    }
+}
+
+pub mod brokers;
+
+/// Waits until some controller reports an active controller, and returns its id.
+pub async fn wait_for_leader(bootstrap: &str) -> u64 {
+    wait_until(
+        "an active controller",
+        Duration::from_secs(30),
+        || async move {
+            {
+                let client = kraft_client::Client::connect(bootstrap)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match client.describe_cluster(false).await {
+                    Ok(d) if d.active_controller_id != 0 && !d.cluster_id.is_empty() => {
+                        Ok(d.active_controller_id)
+                    }
+                    Ok(d) => Err(format!(
+                        "active={} cluster_id={:?}",
+                        d.active_controller_id, d.cluster_id
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        },
+    )
+    .await
+}

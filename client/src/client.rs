@@ -1,0 +1,431 @@
+//! [`Client`]: one cached gRPC channel to a controller, with failover across the bootstrap
+//! list on transient errors.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use kraft_proto::admin_service_client::AdminServiceClient;
+use kraft_proto::broker_service_client::BrokerServiceClient;
+use kraft_proto::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DescribeClusterRequest, DescribeClusterResponse, DescribeTopicsRequest, DescribeTopicsResponse,
+    ListTopicsRequest, ListTopicsResponse, RegisterBrokerRequest, RegisterBrokerResponse,
+};
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Response, Status};
+use tracing::{debug, warn};
+
+use crate::endpoints::{normalize_endpoint, parse_bootstrap};
+use crate::{ClientConfig, ClientError};
+
+/// Metadata key with which a controller that is not active names the active one
+/// (`controller/src/service/status.rs`).
+const LEADER_ENDPOINT_HEADER: &str = "kraft-leader-endpoint";
+
+/// A client of kraftd's `AdminService` and `BrokerService`.
+///
+/// Cheap to clone: clones share one cached [`Channel`] to the controller currently in use
+/// (STYLE §8: one channel per peer, not one per RPC). Any controller can answer, because
+/// controllers forward writes to the active controller themselves; the client only moves to
+/// another endpoint when the current one fails transiently.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    endpoints: Vec<String>,
+    config: ClientConfig,
+    current: Mutex<Current>,
+}
+
+#[derive(Clone, Debug)]
+struct Current {
+    endpoint: String,
+    channel: Channel,
+}
+
+/// One failed attempt: transient failures move on to the next endpoint, others end the call.
+enum AttemptError {
+    Transient(Status),
+    Fatal(ClientError),
+}
+
+impl Client {
+    /// Connects to the first reachable endpoint of `bootstrap`, a comma-separated
+    /// `host:port` list, with [`ClientConfig::default`].
+    ///
+    /// Endpoints are tried once each, in order, with the connect timeout each; the error names
+    /// every endpoint tried and carries the last failure.
+    pub async fn connect(bootstrap: &str) -> Result<Client, ClientError> {
+        Self::connect_with(bootstrap, ClientConfig::default()).await
+    }
+
+    /// Like [`Client::connect`], with explicit timeouts and retry policy.
+    pub async fn connect_with(
+        bootstrap: &str,
+        config: ClientConfig,
+    ) -> Result<Client, ClientError> {
+        let endpoints = parse_bootstrap(bootstrap)?;
+        let mut last_err = None;
+        for endpoint in &endpoints {
+            match dial(endpoint, &config).await {
+                Ok(channel) => {
+                    debug!(endpoint = %endpoint, "connected");
+                    let current = Current {
+                        endpoint: endpoint.clone(),
+                        channel,
+                    };
+                    return Ok(Client {
+                        inner: Arc::new(Inner {
+                            endpoints,
+                            config,
+                            current: Mutex::new(current),
+                        }),
+                    });
+                }
+                Err(e) => {
+                    debug!(endpoint = %endpoint, error = %e, "connect failed");
+                    last_err = Some(e);
+                }
+            }
+        }
+        match last_err {
+            Some(source) => Err(ClientError::Connect {
+                endpoints: endpoints.join(","),
+                source,
+            }),
+            // parse_bootstrap never returns an empty list; keep the error typed anyway.
+            None => Err(ClientError::InvalidBootstrap {
+                bootstrap: bootstrap.to_owned(),
+                reason: "no endpoint given".to_owned(),
+            }),
+        }
+    }
+
+    /// The bootstrap endpoints as URIs (`http://host:port`), in the order given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.inner.endpoints
+    }
+
+    /// The endpoint the next call goes to first.
+    pub fn current_endpoint(&self) -> String {
+        self.current().endpoint
+    }
+
+    /// The timeouts and retry policy in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// `AdminService.CreateTopics`. Every topic gets its own result, with its own `error`.
+    ///
+    /// Retried on `UNAVAILABLE`; a retry after a lost answer can therefore report
+    /// `TOPIC_ALREADY_EXISTS` for a topic this call created, as with Kafka's admin client.
+    pub async fn create_topics(
+        &self,
+        req: CreateTopicsRequest,
+    ) -> Result<CreateTopicsResponse, ClientError> {
+        self.call("CreateTopics", req, |ch, r| async move {
+            AdminServiceClient::new(ch).create_topics(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.ListTopics`: every topic, sorted by name. With `local`, the contacted
+    /// controller answers from its own applied image instead of the active controller's.
+    pub async fn list_topics(&self, local: bool) -> Result<ListTopicsResponse, ClientError> {
+        self.call(
+            "ListTopics",
+            ListTopicsRequest { local },
+            |ch, r| async move { AdminServiceClient::new(ch).list_topics(r).await },
+        )
+        .await
+    }
+
+    /// `AdminService.DescribeTopics` for `names` (every topic when empty). An unknown topic
+    /// comes back as an item with `UNKNOWN_TOPIC_OR_PARTITION`, not as an `Err`.
+    pub async fn describe_topics<I, S>(
+        &self,
+        names: I,
+        local: bool,
+    ) -> Result<DescribeTopicsResponse, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let req = DescribeTopicsRequest {
+            names: names.into_iter().map(Into::into).collect(),
+            local,
+        };
+        self.call("DescribeTopics", req, |ch, r| async move {
+            AdminServiceClient::new(ch).describe_topics(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.DescribeCluster`: cluster id, active controller, voters, brokers and the
+    /// answering controller's applied metadata offset.
+    pub async fn describe_cluster(
+        &self,
+        local: bool,
+    ) -> Result<DescribeClusterResponse, ClientError> {
+        self.call(
+            "DescribeCluster",
+            DescribeClusterRequest { local },
+            |ch, r| async move { AdminServiceClient::new(ch).describe_cluster(r).await },
+        )
+        .await
+    }
+
+    /// `BrokerService.RegisterBroker`. The reply's `error` carries refusals such as
+    /// `INCONSISTENT_CLUSTER_ID` or `DUPLICATE_BROKER_REGISTRATION`.
+    pub async fn register_broker(
+        &self,
+        req: RegisterBrokerRequest,
+    ) -> Result<RegisterBrokerResponse, ClientError> {
+        self.call("RegisterBroker", req, |ch, r| async move {
+            BrokerServiceClient::new(ch).register_broker(r).await
+        })
+        .await
+    }
+
+    /// `BrokerService.BrokerHeartbeat`. The reply says whether the broker is fenced and
+    /// caught up; its `error` carries refusals such as `STALE_BROKER_EPOCH`.
+    pub async fn broker_heartbeat(
+        &self,
+        req: BrokerHeartbeatRequest,
+    ) -> Result<BrokerHeartbeatResponse, ClientError> {
+        self.call("BrokerHeartbeat", req, |ch, r| async move {
+            BrokerServiceClient::new(ch).broker_heartbeat(r).await
+        })
+        .await
+    }
+
+    fn current(&self) -> Current {
+        // The lock guards a plain value and is never held across an await, so a poisoned
+        // lock still holds a consistent value.
+        self.inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_current(&self, endpoint: &str, channel: Channel) {
+        let mut cur = self
+            .inner
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *cur = Current {
+            endpoint: endpoint.to_owned(),
+            channel,
+        };
+    }
+
+    /// Runs one RPC with the per-call timeout, failing over on transient errors.
+    ///
+    /// The first pass over the endpoints goes without delay, so one dead controller costs one
+    /// connect timeout; once every endpoint has been tried, attempts back off (doubling up to
+    /// `max_backoff`) and no attempt starts after `retry_deadline`.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        rpc: &'static str,
+        req: Req,
+        send: F,
+    ) -> Result<Resp, ClientError>
+    where
+        Req: Clone,
+        F: Fn(Channel, Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let cfg = &self.inner.config;
+        let started = Instant::now();
+        let deadline = started + cfg.retry_deadline;
+        let first = self.current();
+        let mut cursor = self
+            .inner
+            .endpoints
+            .iter()
+            .position(|e| *e == first.endpoint)
+            .unwrap_or(0);
+        let mut endpoint = first.endpoint;
+        let mut channel = Some(first.channel);
+        let mut backoff = cfg.initial_backoff;
+        let mut attempts: u32 = 0;
+        loop {
+            attempts += 1;
+            let result = match channel.take() {
+                Some(ch) => self.attempt(rpc, &endpoint, ch, req.clone(), &send).await,
+                None => match dial(&endpoint, cfg).await {
+                    Ok(ch) => {
+                        self.set_current(&endpoint, ch.clone());
+                        self.attempt(rpc, &endpoint, ch, req.clone(), &send).await
+                    }
+                    Err(e) => Err(AttemptError::Transient(Status::unavailable(format!(
+                        "connect to {endpoint}: {e}"
+                    )))),
+                },
+            };
+            let status = match result {
+                Ok(resp) => return Ok(resp),
+                Err(AttemptError::Fatal(e)) => return Err(e),
+                Err(AttemptError::Transient(status)) => status,
+            };
+
+            // NOT_CONTROLLER comes back as UNAVAILABLE with a hint; follow it before the list.
+            let hint = status
+                .metadata()
+                .get(LEADER_ENDPOINT_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|h| normalize_endpoint(h).ok())
+                .filter(|h| *h != endpoint);
+            let next = match hint {
+                Some(h) => h,
+                None => {
+                    cursor = (cursor + 1) % self.inner.endpoints.len();
+                    self.inner.endpoints[cursor].clone()
+                }
+            };
+
+            let now = Instant::now();
+            let wait = if (attempts as usize) < self.inner.endpoints.len() {
+                Duration::ZERO
+            } else {
+                backoff
+            };
+            if now + wait >= deadline {
+                warn!(rpc, attempts, code = ?status.code(), error = %status.message(), "giving up");
+                return Err(ClientError::RetriesExhausted {
+                    rpc,
+                    attempts,
+                    elapsed: now - started,
+                    status,
+                });
+            }
+            warn!(
+                rpc,
+                attempts,
+                failed = %endpoint,
+                next = %next,
+                code = ?status.code(),
+                error = %status.message(),
+                "transient failure; trying another controller"
+            );
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(cfg.max_backoff);
+            }
+            endpoint = next;
+        }
+    }
+
+    async fn attempt<Req, Resp, F, Fut>(
+        &self,
+        rpc: &'static str,
+        endpoint: &str,
+        channel: Channel,
+        req: Req,
+        send: &F,
+    ) -> Result<Resp, AttemptError>
+    where
+        F: Fn(Channel, Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let after = self.inner.config.request_timeout;
+        let mut request = Request::new(req);
+        // Tells the server our deadline (grpc-timeout); the local timeout below enforces it.
+        request.set_timeout(after);
+        match tokio::time::timeout(after, send(channel, request)).await {
+            Ok(Ok(resp)) => Ok(resp.into_inner()),
+            Ok(Err(status)) if is_transient(&status) => Err(AttemptError::Transient(status)),
+            Ok(Err(status)) => Err(AttemptError::Fatal(ClientError::Rpc {
+                rpc,
+                endpoint: endpoint.to_owned(),
+                status,
+            })),
+            Err(_) => Err(AttemptError::Fatal(ClientError::Timeout {
+                rpc,
+                endpoint: endpoint.to_owned(),
+                after,
+            })),
+        }
+    }
+}
+
+/// Only `UNAVAILABLE` is retried: tonic reports refused and broken connections with it, and
+/// controllers map `NOT_CONTROLLER` to it. Every other code is the server's final word.
+fn is_transient(status: &Status) -> bool {
+    status.code() == Code::Unavailable
+}
+
+async fn dial(endpoint: &str, config: &ClientConfig) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_shared(endpoint.to_owned())?
+        .connect_timeout(config.connect_timeout)
+        .connect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> ClientConfig {
+        ClientConfig {
+            connect_timeout: Duration::from_millis(300),
+            request_timeout: Duration::from_secs(1),
+            retry_deadline: Duration::from_millis(300),
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+        }
+    }
+
+    /// An address that refuses connections: bound (so no other test can take the port) but not
+    /// listening. Keep the socket alive for as long as the address must stay dead.
+    fn dead_endpoint() -> (tokio::net::TcpSocket, String) {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = s.local_addr().unwrap().to_string();
+        (s, addr)
+    }
+
+    #[tokio::test]
+    async fn connect_fails_naming_every_endpoint() {
+        let ((_a, a), (_b, b)) = (dead_endpoint(), dead_endpoint());
+        let err = Client::connect_with(&format!("{a},{b}"), fast())
+            .await
+            .unwrap_err();
+        match err {
+            ClientError::Connect { endpoints, .. } => {
+                assert_eq!(endpoints, format!("http://{a},http://{b}"));
+            }
+            other => panic!("expected Connect, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_rejects_bad_bootstrap() {
+        let err = Client::connect("localhost").await.unwrap_err();
+        assert!(
+            matches!(err, ClientError::InvalidBootstrap { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn only_unavailable_is_transient() {
+        assert!(is_transient(&Status::unavailable("down")));
+        for s in [
+            Status::invalid_argument("x"),
+            Status::deadline_exceeded("x"),
+            Status::internal("x"),
+            Status::unknown("x"),
+        ] {
+            assert!(!is_transient(&s), "{:?}", s.code());
+        }
+    }
+}
