@@ -8,9 +8,17 @@ use std::time::Duration;
 use kraft_proto::admin_service_client::AdminServiceClient;
 use kraft_proto::broker_service_client::BrokerServiceClient;
 use kraft_proto::{
-    BrokerHeartbeatRequest, BrokerHeartbeatResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DescribeClusterRequest, DescribeClusterResponse, DescribeTopicsRequest, DescribeTopicsResponse,
-    ListTopicsRequest, ListTopicsResponse, RegisterBrokerRequest, RegisterBrokerResponse,
+    AllocateProducerIdsRequest, AllocateProducerIdsResponse, AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse, AlterPartitionRequest, AlterPartitionResponse,
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, CreatePartitionsRequest,
+    CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, DescribeClusterRequest, DescribeClusterResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, DescribeFeaturesRequest, DescribeFeaturesResponse,
+    DescribeTopicsRequest, DescribeTopicsResponse, ElectLeadersRequest, ElectLeadersResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, ListTopicsRequest,
+    ListTopicsResponse, RegisterBrokerRequest, RegisterBrokerResponse, UnregisterBrokerRequest,
+    UnregisterBrokerResponse, UpdateFeaturesRequest, UpdateFeaturesResponse,
 };
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
@@ -181,6 +189,129 @@ impl Client {
         .await
     }
 
+    /// `AdminService.CreatePartitions`: raise topics' partition counts to `count`. Every topic
+    /// gets its own result; a decrease is `INVALID_PARTITIONS`.
+    ///
+    /// Retried on `UNAVAILABLE`; a retry after a lost answer can therefore report
+    /// `INVALID_PARTITIONS` (the count is already reached) for a change this call made.
+    pub async fn create_partitions(
+        &self,
+        req: CreatePartitionsRequest,
+    ) -> Result<CreatePartitionsResponse, ClientError> {
+        self.call("CreatePartitions", req, |ch, r| async move {
+            AdminServiceClient::new(ch).create_partitions(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.DeleteTopics`, by name or by id. Every topic gets its own result.
+    ///
+    /// Retried on `UNAVAILABLE`; a retry after a lost answer can therefore report
+    /// `UNKNOWN_TOPIC_OR_PARTITION` (or `UNKNOWN_TOPIC_ID`) for a topic this call deleted.
+    pub async fn delete_topics(
+        &self,
+        req: DeleteTopicsRequest,
+    ) -> Result<DeleteTopicsResponse, ClientError> {
+        self.call("DeleteTopics", req, |ch, r| async move {
+            AdminServiceClient::new(ch).delete_topics(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.ElectLeaders`: preferred or unclean election, per partition or (with no
+    /// partitions named) for every partition. `ELECTION_NOT_NEEDED` is a per-partition
+    /// result, as is a retry's answer for an election this call already made.
+    pub async fn elect_leaders(
+        &self,
+        req: ElectLeadersRequest,
+    ) -> Result<ElectLeadersResponse, ClientError> {
+        self.call("ElectLeaders", req, |ch, r| async move {
+            AdminServiceClient::new(ch).elect_leaders(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.DescribeConfigs`: effective configs of topics and brokers with their
+    /// sources. An unknown resource comes back as a result with an error, not as an `Err`.
+    pub async fn describe_configs(
+        &self,
+        req: DescribeConfigsRequest,
+    ) -> Result<DescribeConfigsResponse, ClientError> {
+        self.call("DescribeConfigs", req, |ch, r| async move {
+            AdminServiceClient::new(ch).describe_configs(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.IncrementalAlterConfigs`: SET / DELETE / APPEND / SUBTRACT per key, with
+    /// one result per resource. Every operation is idempotent under retry: SET and DELETE
+    /// trivially, APPEND adds only items not yet in the list and SUBTRACT removes items that
+    /// are there (Kafka's list semantics).
+    pub async fn incremental_alter_configs(
+        &self,
+        req: IncrementalAlterConfigsRequest,
+    ) -> Result<IncrementalAlterConfigsResponse, ClientError> {
+        self.call("IncrementalAlterConfigs", req, |ch, r| async move {
+            AdminServiceClient::new(ch)
+                .incremental_alter_configs(r)
+                .await
+        })
+        .await
+    }
+
+    /// `AdminService.AlterPartitionReassignments`: a partition with `replicas` starts (or
+    /// replaces) a reassignment, one without cancels it. Results per topic and partition.
+    ///
+    /// Retried on `UNAVAILABLE`; a retried cancellation can therefore report
+    /// `NO_REASSIGNMENT_IN_PROGRESS` for a reassignment this call cancelled.
+    pub async fn alter_partition_reassignments(
+        &self,
+        req: AlterPartitionReassignmentsRequest,
+    ) -> Result<AlterPartitionReassignmentsResponse, ClientError> {
+        self.call("AlterPartitionReassignments", req, |ch, r| async move {
+            AdminServiceClient::new(ch)
+                .alter_partition_reassignments(r)
+                .await
+        })
+        .await
+    }
+
+    /// `AdminService.ListPartitionReassignments`: reassignments in progress, for the named
+    /// partitions or (when `req.topics` is empty) for every partition.
+    pub async fn list_partition_reassignments(
+        &self,
+        req: ListPartitionReassignmentsRequest,
+    ) -> Result<ListPartitionReassignmentsResponse, ClientError> {
+        self.call("ListPartitionReassignments", req, |ch, r| async move {
+            AdminServiceClient::new(ch)
+                .list_partition_reassignments(r)
+                .await
+        })
+        .await
+    }
+
+    /// `AdminService.DescribeFeatures`: finalized feature levels and the supported ranges.
+    pub async fn describe_features(&self) -> Result<DescribeFeaturesResponse, ClientError> {
+        self.call(
+            "DescribeFeatures",
+            DescribeFeaturesRequest {},
+            |ch, r| async move { AdminServiceClient::new(ch).describe_features(r).await },
+        )
+        .await
+    }
+
+    /// `AdminService.UpdateFeatures`: upgrade or (safely or unsafely) downgrade finalized
+    /// feature levels; one result per feature. Setting a level is idempotent under retry.
+    pub async fn update_features(
+        &self,
+        req: UpdateFeaturesRequest,
+    ) -> Result<UpdateFeaturesResponse, ClientError> {
+        self.call("UpdateFeatures", req, |ch, r| async move {
+            AdminServiceClient::new(ch).update_features(r).await
+        })
+        .await
+    }
+
     /// `BrokerService.RegisterBroker`. The reply's `error` carries refusals such as
     /// `INCONSISTENT_CLUSTER_ID` or `DUPLICATE_BROKER_REGISTRATION`.
     pub async fn register_broker(
@@ -201,6 +332,49 @@ impl Client {
     ) -> Result<BrokerHeartbeatResponse, ClientError> {
         self.call("BrokerHeartbeat", req, |ch, r| async move {
             BrokerServiceClient::new(ch).broker_heartbeat(r).await
+        })
+        .await
+    }
+
+    /// `BrokerService.UnregisterBroker`: remove broker `broker_id`'s registration. The
+    /// reply's `error` carries refusals such as `BROKER_ID_NOT_REGISTERED`, which a retry
+    /// after a lost answer also reports.
+    pub async fn unregister_broker(
+        &self,
+        broker_id: i32,
+    ) -> Result<UnregisterBrokerResponse, ClientError> {
+        self.call(
+            "UnregisterBroker",
+            UnregisterBrokerRequest { broker_id },
+            |ch, r| async move { BrokerServiceClient::new(ch).unregister_broker(r).await },
+        )
+        .await
+    }
+
+    /// `BrokerService.AlterPartition`: a partition leader's ISR changes. The reply carries a
+    /// request-level `error` (e.g. `STALE_BROKER_EPOCH`) and per-partition results.
+    ///
+    /// Retried on `UNAVAILABLE`; a retry after a lost answer is refused per partition with
+    /// `INVALID_UPDATE_VERSION` (the partition epoch moved on), as in Kafka.
+    pub async fn alter_partition(
+        &self,
+        req: AlterPartitionRequest,
+    ) -> Result<AlterPartitionResponse, ClientError> {
+        self.call("AlterPartition", req, |ch, r| async move {
+            BrokerServiceClient::new(ch).alter_partition(r).await
+        })
+        .await
+    }
+
+    /// `BrokerService.AllocateProducerIds`: the next block of producer ids for a broker.
+    ///
+    /// Retried on `UNAVAILABLE`; a block allocated by a lost answer is skipped, never reused.
+    pub async fn allocate_producer_ids(
+        &self,
+        req: AllocateProducerIdsRequest,
+    ) -> Result<AllocateProducerIdsResponse, ClientError> {
+        self.call("AllocateProducerIds", req, |ch, r| async move {
+            BrokerServiceClient::new(ch).allocate_producer_ids(r).await
         })
         .await
     }

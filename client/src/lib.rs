@@ -9,6 +9,8 @@
 //!   item carries an `ItemError` with Kafka's error code (0 = NONE); see [`item_failure`].
 //! * [`simulate::BrokerSimulator`]: fake brokers that register and heartbeat (KIP-631).
 //! * [`render`]: Kafka-shaped text and JSON renderings used by `kraftctl`.
+//! * [`args`]: parsers for `kraftctl`'s Kafka-syntax arguments (`--add-config k=[a,b]`,
+//!   reassignment JSON files) and the requests built from them.
 //!
 //! ```text
 //! kraftctl ─┐                      ┌─ controller 1 ─┐
@@ -18,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod args;
 mod client;
 mod config;
 mod endpoints;

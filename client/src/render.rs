@@ -17,6 +17,26 @@ use serde_json::{Value, json};
 use crate::item_failure;
 use crate::simulate::RegisteredBroker;
 
+mod brokers;
+mod configs;
+mod partitions;
+mod topics_admin;
+
+pub use brokers::{
+    describe_features, describe_features_json, list_brokers, list_brokers_json, unregister_broker,
+    unregister_broker_json, update_features, update_features_json,
+};
+pub use configs::{
+    alter_configs, alter_configs_json, describe_configs, describe_configs_json, resource_text,
+};
+pub use partitions::{
+    ELECTION_NOT_NEEDED, alter_reassignments, alter_reassignments_json, elect_leaders,
+    elect_leaders_json, list_reassignments, list_reassignments_json,
+};
+pub use topics_admin::{
+    create_partitions, create_partitions_json, delete_topics, delete_topics_json,
+};
+
 /// Output format of `kraftctl --output`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -59,13 +79,32 @@ pub fn error_json(error: Option<&ItemError>) -> Value {
 
 /// The Kafka tool's error line and, on the next line, the error name and code.
 fn error_lines(out: &mut String, e: &ItemError) {
-    let message = if e.error_message.is_empty() {
+    error_lines_with(out, "topic", "", e);
+}
+
+/// [`error_lines`] for another tool (`command`: `topic`, `config`, `broker`, ...), with
+/// `subject` (e.g. `"t-0: "`) put in front of the message on the first line.
+fn error_lines_with(out: &mut String, command: &str, subject: &str, e: &ItemError) {
+    let message = error_message(e);
+    let _ = writeln!(
+        out,
+        "Error while executing {command} command : {subject}{message}"
+    );
+    let _ = writeln!(out, "ERROR {} ({}): {message}", e.error_name, e.error_code);
+}
+
+/// The server's message, or the error name when the message is empty.
+fn error_message(e: &ItemError) -> &str {
+    if e.error_message.is_empty() {
         &e.error_name
     } else {
         &e.error_message
-    };
-    let _ = writeln!(out, "Error while executing topic command : {message}");
-    let _ = writeln!(out, "ERROR {} ({}): {message}", e.error_name, e.error_code);
+    }
+}
+
+/// `topic-partition`, as Kafka's tools print a `TopicPartition`.
+fn topic_partition(topic: &str, partition: i32) -> String {
+    format!("{topic}-{partition}")
 }
 
 // ---- topics create ----
@@ -362,6 +401,18 @@ fn listener_json(l: &Listener) -> Value {
     json!({ "name": l.name, "host": l.host, "port": l.port, "security_protocol": l.security_protocol })
 }
 
+fn broker_json(b: &BrokerDescription) -> Value {
+    json!({
+        "broker_id": b.broker_id,
+        "broker_epoch": b.broker_epoch,
+        "incarnation_id": b.incarnation_id,
+        "listeners": b.listeners.iter().map(listener_json).collect::<Vec<_>>(),
+        "rack": b.rack,
+        "fenced": b.fenced,
+        "in_controlled_shutdown": b.in_controlled_shutdown,
+    })
+}
+
 /// The whole `DescribeCluster` reply; `active_controller` is `null` when none is known.
 pub fn describe_cluster_json(resp: &DescribeClusterResponse) -> Value {
     let active = (resp.active_controller_id != 0).then(|| {
@@ -372,21 +423,7 @@ pub fn describe_cluster_json(resp: &DescribeClusterResponse) -> Value {
         .iter()
         .map(|v| json!({ "node_id": v.node_id, "endpoint": v.endpoint }))
         .collect();
-    let brokers: Vec<Value> = resp
-        .brokers
-        .iter()
-        .map(|b| {
-            json!({
-                "broker_id": b.broker_id,
-                "broker_epoch": b.broker_epoch,
-                "incarnation_id": b.incarnation_id,
-                "listeners": b.listeners.iter().map(listener_json).collect::<Vec<_>>(),
-                "rack": b.rack,
-                "fenced": b.fenced,
-                "in_controlled_shutdown": b.in_controlled_shutdown,
-            })
-        })
-        .collect();
+    let brokers: Vec<Value> = resp.brokers.iter().map(broker_json).collect();
     json!({
         "cluster_id": resp.cluster_id,
         "active_controller": active,
@@ -438,3 +475,7 @@ pub fn simulated_brokers_json(
 #[cfg(test)]
 #[path = "render_test.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "render/admin_test.rs"]
+mod admin_tests;

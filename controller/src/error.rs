@@ -129,6 +129,16 @@ pub enum ApplyError {
         /// The id in the record.
         proposed: String,
     },
+    /// A `ProducerIdsRecord` that does not move the next producer id forward.
+    #[error(
+        "ProducerIdsRecord: next producer id {next_producer_id} is not above the current {current}"
+    )]
+    ProducerIdsNotIncreasing {
+        /// The record's next producer id.
+        next_producer_id: i64,
+        /// The image's next producer id.
+        current: i64,
+    },
     /// A feature level below 0.
     #[error("FeatureLevelRecord: level {level} of feature '{name}' is negative")]
     NegativeFeatureLevel {

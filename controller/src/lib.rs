@@ -34,9 +34,11 @@ pub mod ctx;
 pub mod error;
 pub mod error_code;
 pub mod handlers;
+pub mod heartbeats;
 pub mod ids;
 pub mod image;
 pub mod machine;
+pub mod partition_change;
 pub mod placement;
 pub mod records;
 pub mod server;
@@ -45,7 +47,11 @@ pub mod topic_config;
 pub mod topic_name;
 
 #[cfg(test)]
+mod lifecycle_testing;
+#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod proptests_lifecycle;
 #[cfg(test)]
 mod testing;
 

@@ -7,6 +7,41 @@
 
 use std::collections::BTreeMap;
 
+/// Where an effective config value comes from (Kafka `DescribeConfigsResponse.ConfigSource`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigSource {
+    /// Set on the topic (Kafka 1).
+    DynamicTopicConfig,
+    /// Set on this broker (Kafka 2).
+    DynamicBrokerConfig,
+    /// Set as the cluster default, BROKER `""` (Kafka 3).
+    DynamicDefaultBrokerConfig,
+    /// Kafka's default (Kafka 5).
+    DefaultConfig,
+}
+
+impl ConfigSource {
+    /// Kafka's int8 code.
+    pub fn code(self) -> i8 {
+        match self {
+            ConfigSource::DynamicTopicConfig => 1,
+            ConfigSource::DynamicBrokerConfig => 2,
+            ConfigSource::DynamicDefaultBrokerConfig => 3,
+            ConfigSource::DefaultConfig => 5,
+        }
+    }
+
+    /// Kafka's UPPER_SNAKE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigSource::DynamicTopicConfig => "DYNAMIC_TOPIC_CONFIG",
+            ConfigSource::DynamicBrokerConfig => "DYNAMIC_BROKER_CONFIG",
+            ConfigSource::DynamicDefaultBrokerConfig => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+            ConfigSource::DefaultConfig => "DEFAULT_CONFIG",
+        }
+    }
+}
+
 /// A config value's type (Kafka `ConfigDef.Type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigType {
@@ -209,6 +244,100 @@ pub fn validate(name: &str, value: &str) -> Result<(), String> {
         .map_err(|rule| format!("Invalid value {value} for configuration {name}: {rule}"))
 }
 
+/// Broker configs kraftd accepts as dynamic configs (resource BROKER, id or `""` for the
+/// cluster default), sorted by name. Defaults are Kafka 3.9's (`ServerLogConfigs`,
+/// `ReplicationConfigs`, `ServerConfigs`).
+pub const BROKER_CONFIGS: &[TopicConfigDef] = &[
+    def("auto.create.topics.enable", Boolean, "true", Rule::Any),
+    def(
+        "compression.type",
+        ConfigType::String,
+        "producer",
+        Rule::OneOf(COMPRESSION_TYPES),
+    ),
+    def("default.replication.factor", Int, "1", Rule::AtLeast(1)),
+    def(
+        "log.cleanup.policy",
+        List,
+        "delete",
+        Rule::ListOf(&["compact", "delete"]),
+    ),
+    def("log.retention.bytes", Long, "-1", Rule::Any),
+    def("log.retention.ms", Long, "604800000", Rule::AtLeast(-1)),
+    def("log.roll.ms", Long, "604800000", Rule::AtLeast(1)),
+    def("log.segment.bytes", Int, "1073741824", Rule::AtLeast(14)),
+    def("message.max.bytes", Int, "1048588", Rule::AtLeast(0)),
+    def("min.insync.replicas", Int, "1", Rule::AtLeast(1)),
+    def("num.partitions", Int, "1", Rule::AtLeast(1)),
+    def(
+        "unclean.leader.election.enable",
+        Boolean,
+        "false",
+        Rule::Any,
+    ),
+];
+
+/// Topic key → the broker key whose cluster default (BROKER `""`) overrides the topic
+/// default (Kafka `ServerTopicConfigSynonyms`), for the keys in [`BROKER_CONFIGS`].
+const SYNONYMS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("compression.type", "compression.type"),
+    ("max.message.bytes", "message.max.bytes"),
+    ("min.insync.replicas", "min.insync.replicas"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.ms", "log.roll.ms"),
+    (
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+    ),
+];
+
+/// The broker config that stands in for topic config `topic_key` at the cluster level.
+pub fn broker_synonym(topic_key: &str) -> Option<&'static str> {
+    SYNONYMS
+        .iter()
+        .find(|(t, _)| *t == topic_key)
+        .map(|(_, b)| *b)
+}
+
+/// The definition of dynamic broker config `name`, if kraftd accepts it.
+pub fn broker_lookup(name: &str) -> Option<&'static TopicConfigDef> {
+    BROKER_CONFIGS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .and_then(|i| BROKER_CONFIGS.get(i))
+}
+
+/// Every accepted broker key with its default value.
+pub fn broker_defaults() -> BTreeMap<String, String> {
+    BROKER_CONFIGS
+        .iter()
+        .map(|d| (d.name.to_string(), d.default.to_string()))
+        .collect()
+}
+
+/// Check one dynamic broker key and value; messages as [`validate`], with
+/// `Unknown broker config name: K` for an unknown key.
+pub fn validate_broker(name: &str, value: &str) -> Result<(), String> {
+    let Some(def) = broker_lookup(name) else {
+        return Err(format!("Unknown broker config name: {name}"));
+    };
+    def.validate(value)
+        .map_err(|rule| format!("Invalid value {value} for configuration {name}: {rule}"))
+}
+
+/// The list items of a LIST value (comma-separated, trimmed, empty items dropped).
+pub fn list_items(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 impl TopicConfigDef {
     /// Check `value`; the error names the broken rule.
     fn validate(&self, value: &str) -> Result<(), String> {
@@ -367,6 +496,48 @@ mod tests {
             assert!(err.contains(key), "{err}");
             assert!(err.contains(rule), "{key}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn broker_table_is_sorted_and_defaults_are_valid() {
+        for w in BROKER_CONFIGS.windows(2) {
+            assert!(w[0].name < w[1].name, "{} before {}", w[0].name, w[1].name);
+        }
+        for d in BROKER_CONFIGS {
+            assert_eq!(
+                validate_broker(d.name, d.default),
+                Ok(()),
+                "default of {}",
+                d.name
+            );
+        }
+        assert_eq!(broker_defaults()["num.partitions"], "1");
+    }
+
+    #[test]
+    fn every_synonym_names_a_known_topic_and_broker_key() {
+        for (t, b) in SYNONYMS {
+            assert!(lookup(t).is_some(), "{t}");
+            let (td, bd) = (lookup(t).unwrap(), broker_lookup(b).unwrap());
+            assert_eq!(td.kind, bd.kind, "{t} vs {b}");
+        }
+        assert_eq!(broker_synonym("retention.ms"), Some("log.retention.ms"));
+        assert_eq!(broker_synonym("flush.ms"), None);
+    }
+
+    #[test]
+    fn validate_broker_rejects_unknown_keys_and_bad_values() {
+        assert_eq!(
+            validate_broker("foo.bar", "1").unwrap_err(),
+            "Unknown broker config name: foo.bar"
+        );
+        let err = validate_broker("num.partitions", "0").unwrap_err();
+        assert!(
+            err.contains("num.partitions") && err.contains("at least 1"),
+            "{err}"
+        );
+        let err = validate_broker("auto.create.topics.enable", "maybe").unwrap_err();
+        assert!(err.contains("true or false"), "{err}");
     }
 
     #[test]

@@ -255,6 +255,7 @@ impl Drop for Cluster {
     }
 }
 
+pub mod broker;
 pub mod brokers;
 
 /// Waits until some controller reports an active controller, and returns its id.

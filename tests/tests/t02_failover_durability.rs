@@ -29,6 +29,7 @@ fn create_req(name: &str) -> CreateTopicsRequest {
             num_partitions: 1,
             replication_factor: 3,
             configs: vec![],
+            assignments: vec![],
         }],
         validate_only: false,
     }

@@ -58,6 +58,7 @@ fn one_topic(name: &str, rf: i32) -> CreateTopicsRequest {
             num_partitions: 3,
             replication_factor: rf,
             configs: vec![],
+            assignments: vec![],
         }],
         validate_only: false,
     }

@@ -53,6 +53,9 @@ struct Tuning {
     /// Cluster id to write if this quorum is new (default: random, Kafka-style).
     #[arg(long, env = "KRAFTD_CLUSTER_ID")]
     cluster_id: Option<String>,
+    /// Kafka's broker.session.timeout.ms: a broker not heard from for this long is fenced.
+    #[arg(long, default_value_t = 9000, env = "KRAFTD_BROKER_SESSION_TIMEOUT_MS")]
+    broker_session_timeout_ms: i64,
     /// Log format: text or json.
     #[arg(long, default_value = "text", env = "KRAFTD_LOG_FORMAT")]
     log_format: String,
@@ -191,10 +194,7 @@ async fn main() -> Result<()> {
                     dev.data_dir.join(format!("node-{id}")),
                     &dev.tuning,
                 )?;
-                let cfg = ControllerConfig {
-                    quorum,
-                    cluster_id: dev.tuning.cluster_id.clone(),
-                };
+                let cfg = ControllerConfig { quorum, cluster_id: dev.tuning.cluster_id.clone(), broker_session_timeout_ms: dev.tuning.broker_session_timeout_ms };
                 tasks.push(tokio::spawn(run_node(cfg, listener, rx.clone())));
             }
             println!(
@@ -230,10 +230,7 @@ async fn main() -> Result<()> {
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            let cfg = ControllerConfig {
-                quorum,
-                cluster_id: n.tuning.cluster_id.clone(),
-            };
+            let cfg = ControllerConfig { quorum, cluster_id: n.tuning.cluster_id.clone(), broker_session_timeout_ms: n.tuning.broker_session_timeout_ms };
             tokio::spawn(shutdown_signal(tx));
             run_node(cfg, listener, rx).await?;
         }

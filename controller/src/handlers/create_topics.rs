@@ -17,19 +17,31 @@ use crate::{topic_config, topic_name};
 /// more records fails whole with `POLICY_VIOLATION`.
 pub const MAX_RECORDS_PER_USER_OP: usize = 10_000;
 
-/// `num.partitions` default, used when a topic asks for -1.
+/// `num.partitions` default, used when a topic asks for -1 and the cluster default broker
+/// config does not set it.
 const DEFAULT_NUM_PARTITIONS: i32 = 1;
-/// `default.replication.factor` default, used when a topic asks for -1.
+/// `default.replication.factor` default, used when a topic asks for -1 and the cluster
+/// default broker config does not set it.
 const DEFAULT_REPLICATION_FACTOR: i16 = 1;
+
+/// A manual replica assignment for one partition of a new topic (Kafka
+/// `CreatableReplicaAssignment`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatableReplicaAssignment {
+    /// Partition index; the indices of a topic must be 0, 1, ... without gaps.
+    pub partition_index: i32,
+    /// Replicas in preference order.
+    pub broker_ids: Vec<BrokerId>,
+}
 
 /// One topic to create.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CreatableTopic {
     /// Topic name (SPEC §4.9 rules).
     pub name: String,
-    /// Partition count; -1 = the default (1).
+    /// Partition count; -1 = the cluster default `num.partitions` (else 1).
     pub num_partitions: i32,
-    /// Replication factor; -1 = the default (1).
+    /// Replication factor; -1 = the cluster default `default.replication.factor` (else 1).
     pub replication_factor: i16,
     /// Topic configs, in request order; a repeated key keeps the last value, as in Kafka.
     pub configs: Vec<(String, Option<String>)>,
@@ -70,7 +82,7 @@ pub struct CreateTopicsReply {
     pub topics: Vec<CreatableTopicResult>,
 }
 
-type TopicError = (ErrorCode, String);
+pub(crate) type TopicError = (ErrorCode, String);
 
 /// Handle CreateTopics.
 ///
@@ -94,21 +106,28 @@ pub fn create_topics(
     req: &CreateTopics,
     ctx: &mut Ctx,
 ) -> ControllerResult<CreateTopicsReply> {
+    create_topics_with_assignments(image, req, &BTreeMap::new(), ctx)
+}
+
+/// Handle CreateTopics where some topics carry manual replica assignments, keyed by topic
+/// name (Kafka `CreatableTopic.Assignments`; a topic absent from the map, or with an empty
+/// list, is placed automatically). Rules as [`create_topics`], with rule 6/7 replaced for a
+/// topic with assignments by (SPEC §2.5 rule 5, Kafka `ReplicationControlManager.createTopic`):
+/// * replication factor or partition count not -1 → `INVALID_REQUEST`;
+/// * a partition index twice, an empty replica list, a broker twice in one list, an
+///   unregistered broker, a list length different from the first one, all replicas of a
+///   partition fenced or in controlled shutdown, indices not 0..n → `INVALID_REPLICA_ASSIGNMENT`.
+pub fn create_topics_with_assignments(
+    image: &MetadataImage,
+    req: &CreateTopics,
+    assignments: &BTreeMap<String, Vec<CreatableReplicaAssignment>>,
+    ctx: &mut Ctx,
+) -> ControllerResult<CreateTopicsReply> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &req.topics {
         *counts.entry(t.name.as_str()).or_default() += 1;
     }
-    let usable: Vec<UsableBroker> = image
-        .cluster()
-        .brokers()
-        .values()
-        .filter(|b| !b.in_controlled_shutdown)
-        .map(|b| UsableBroker {
-            id: b.broker_id,
-            rack: b.rack.clone(),
-            fenced: b.fenced,
-        })
-        .collect();
+    let usable = usable_brokers(image);
 
     let mut records = Vec::new();
     let mut results = Vec::with_capacity(req.topics.len());
@@ -125,7 +144,19 @@ pub fn create_topics(
             ));
             continue;
         }
-        let planned = match plan_topic(image, topic, &batch_names, &usable, records.len(), ctx) {
+        let manual = assignments
+            .get(&topic.name)
+            .map(Vec::as_slice)
+            .filter(|a| !a.is_empty());
+        let planned = match plan_topic(
+            image,
+            topic,
+            manual,
+            &batch_names,
+            &usable,
+            records.len(),
+            ctx,
+        ) {
             Ok(p) => p,
             Err(Failure::TooLarge) => {
                 too_large = true;
@@ -154,7 +185,7 @@ pub fn create_topics(
             records.extend(planned.records(image, &topic.name, id));
             Some(id)
         };
-        let mut configs = topic_config::defaults();
+        let mut configs = image.default_topic_configs();
         configs.extend(planned.configs.clone());
         results.push(CreatableTopicResult {
             name: topic.name.clone(),
@@ -232,26 +263,38 @@ impl Planned {
             }));
         }
         for (index, replicas) in (0..).zip(&self.assignments) {
-            let isr = active_replicas(image, replicas);
-            out.push(Record::Partition(PartitionRecord {
-                topic_id,
-                partition_id: index,
-                replicas: replicas.clone(),
-                leader: isr.first().copied().unwrap_or(BrokerId::NO_LEADER),
-                isr,
-                leader_epoch: LeaderEpoch(0),
-                partition_epoch: PartitionEpoch(0),
-                leader_recovery_state: LeaderRecoveryState::Recovered,
-                adding_replicas: Vec::new(),
-                removing_replicas: Vec::new(),
-            }));
+            out.push(Record::Partition(new_partition(
+                image, topic_id, index, replicas,
+            )));
         }
         out
     }
 }
 
+/// A new partition (SPEC §2.5): ISR = active replicas, leader = `isr[0]`, epochs 0.
+pub(crate) fn new_partition(
+    image: &MetadataImage,
+    topic_id: TopicId,
+    partition_id: i32,
+    replicas: &[BrokerId],
+) -> PartitionRecord {
+    let isr = active_replicas(image, replicas);
+    PartitionRecord {
+        topic_id,
+        partition_id,
+        replicas: replicas.to_vec(),
+        leader: isr.first().copied().unwrap_or(BrokerId::NO_LEADER),
+        isr,
+        leader_epoch: LeaderEpoch(0),
+        partition_epoch: PartitionEpoch(0),
+        leader_recovery_state: LeaderRecoveryState::Recovered,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
+    }
+}
+
 /// KIP-841: only unfenced, not-shutting-down replicas may join the ISR.
-fn active_replicas(image: &MetadataImage, replicas: &[BrokerId]) -> Vec<BrokerId> {
+pub(crate) fn active_replicas(image: &MetadataImage, replicas: &[BrokerId]) -> Vec<BrokerId> {
     replicas
         .iter()
         .copied()
@@ -262,6 +305,7 @@ fn active_replicas(image: &MetadataImage, replicas: &[BrokerId]) -> Vec<BrokerId
 fn plan_topic(
     image: &MetadataImage,
     topic: &CreatableTopic,
+    manual: Option<&[CreatableReplicaAssignment]>,
     batch_names: &BTreeMap<String, String>,
     usable: &[UsableBroker],
     records_so_far: usize,
@@ -293,8 +337,29 @@ fn plan_topic(
 
     let configs = check_configs(&topic.configs)?;
 
+    if let Some(manual) = manual {
+        let assignments = check_manual_assignments(image, topic, manual)?;
+        let needed = records_so_far
+            .saturating_add(1)
+            .saturating_add(configs.len())
+            .saturating_add(assignments.len());
+        if needed > MAX_RECORDS_PER_USER_OP {
+            return Err(Failure::TooLarge);
+        }
+        return Ok(Planned {
+            num_partitions: i32::try_from(assignments.len()).unwrap_or(i32::MAX),
+            replication_factor: assignments
+                .first()
+                .and_then(|r| i16::try_from(r.len()).ok())
+                .unwrap_or(-1),
+            configs,
+            assignments,
+        });
+    }
+
     let replication_factor = match topic.replication_factor {
-        -1 => DEFAULT_REPLICATION_FACTOR,
+        -1 => cluster_default(image, "default.replication.factor")
+            .unwrap_or(DEFAULT_REPLICATION_FACTOR),
         rf if rf <= 0 => {
             return Err((
                 ErrorCode::InvalidReplicationFactor,
@@ -306,7 +371,7 @@ fn plan_topic(
         rf => rf,
     };
     let num_partitions = match topic.num_partitions {
-        -1 => DEFAULT_NUM_PARTITIONS,
+        -1 => cluster_default(image, "num.partitions").unwrap_or(DEFAULT_NUM_PARTITIONS),
         n if n <= 0 => {
             return Err((
                 ErrorCode::InvalidPartitions,
@@ -328,26 +393,166 @@ fn plan_topic(
     }
 
     let rf = usize::try_from(replication_factor).unwrap_or(0);
-    let assignments = placement::place(ctx.rng(), usable, partitions, rf)
-        .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.0))?;
-    for (index, replicas) in assignments.iter().enumerate() {
-        if active_replicas(image, replicas).is_empty() {
-            return Err((
-                ErrorCode::InvalidReplicationFactor,
-                format!(
-                    "Unable to replicate the partition {index} of topic '{name}': all of its \
-                     replicas {replicas:?} are fenced or in controlled shutdown."
-                ),
-            )
-                .into());
-        }
-    }
+    let assignments = place_partitions(image, usable, name, 0, partitions, rf, ctx)?;
     Ok(Planned {
         num_partitions,
         replication_factor,
         configs,
         assignments,
     })
+}
+
+/// A positive cluster-default broker config (BROKER `""`) parsed as a number.
+fn cluster_default<T: std::str::FromStr + PartialOrd + Default>(
+    image: &MetadataImage,
+    key: &str,
+) -> Option<T> {
+    image
+        .cluster_default_config(key)
+        .and_then(|v| v.trim().parse::<T>().ok())
+        .filter(|v| *v > T::default())
+}
+
+/// Place `count` new partitions (indices from `first_index`) of `rf` replicas each with
+/// the striped placer (SPEC §4.8), and check every partition has an active replica.
+pub(crate) fn place_partitions(
+    image: &MetadataImage,
+    usable: &[UsableBroker],
+    name: &str,
+    first_index: usize,
+    count: usize,
+    rf: usize,
+    ctx: &mut Ctx,
+) -> Result<Vec<Vec<BrokerId>>, TopicError> {
+    let assignments = placement::place(ctx.rng(), usable, count, rf)
+        .map_err(|e| (ErrorCode::InvalidReplicationFactor, e.0))?;
+    for (offset, replicas) in assignments.iter().enumerate() {
+        if active_replicas(image, replicas).is_empty() {
+            return Err((
+                ErrorCode::InvalidReplicationFactor,
+                format!(
+                    "Unable to replicate the partition {} of topic '{name}': all of its \
+                     replicas {replicas:?} are fenced or in controlled shutdown.",
+                    first_index + offset
+                ),
+            ));
+        }
+    }
+    Ok(assignments)
+}
+
+/// Registered brokers not in controlled shutdown (fenced included): where placement may put
+/// a replica (SPEC §4.8).
+pub(crate) fn usable_brokers(image: &MetadataImage) -> Vec<UsableBroker> {
+    image
+        .cluster()
+        .brokers()
+        .values()
+        .filter(|b| !b.in_controlled_shutdown)
+        .map(|b| UsableBroker {
+            id: b.broker_id,
+            rack: b.rack.clone(),
+            fenced: b.fenced,
+        })
+        .collect()
+}
+
+/// SPEC §2.5 rule 5: the checks on manual assignments; returns replicas by partition index.
+fn check_manual_assignments(
+    image: &MetadataImage,
+    topic: &CreatableTopic,
+    manual: &[CreatableReplicaAssignment],
+) -> Result<Vec<Vec<BrokerId>>, TopicError> {
+    if topic.replication_factor != -1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "A manual partition assignment was specified, but replication factor was not set \
+             to -1."
+                .to_string(),
+        ));
+    }
+    if topic.num_partitions != -1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "A manual partition assignment was specified, but numPartitions was not set to -1."
+                .to_string(),
+        ));
+    }
+    let mut by_index: BTreeMap<i32, Vec<BrokerId>> = BTreeMap::new();
+    let mut expected_rf = None;
+    for a in manual {
+        if by_index.contains_key(&a.partition_index) {
+            return Err((
+                ErrorCode::InvalidReplicaAssignment,
+                format!(
+                    "Found multiple manual partition assignments for partition {}",
+                    a.partition_index
+                ),
+            ));
+        }
+        validate_manual_replicas(image, &a.broker_ids, expected_rf)
+            .map_err(|m| (ErrorCode::InvalidReplicaAssignment, m))?;
+        expected_rf.get_or_insert(a.broker_ids.len());
+        if active_replicas(image, &a.broker_ids).is_empty() {
+            return Err((
+                ErrorCode::InvalidReplicaAssignment,
+                format!(
+                    "All brokers specified in the manual partition assignment for partition {} \
+                     are fenced or in controlled shutdown.",
+                    a.partition_index
+                ),
+            ));
+        }
+        by_index.insert(a.partition_index, a.broker_ids.clone());
+    }
+    if by_index
+        .keys()
+        .copied()
+        .ne(0..i32::try_from(by_index.len()).unwrap_or(i32::MAX))
+    {
+        return Err((
+            ErrorCode::InvalidReplicaAssignment,
+            "partitions should be a consecutive 0-based integer sequence".to_string(),
+        ));
+    }
+    Ok(by_index.into_values().collect())
+}
+
+/// One manual replica list (Kafka `validateManualPartitionAssignment`): non-empty, no
+/// broker twice, every broker registered, and `expected_rf` replicas if given. The error
+/// is the `INVALID_REPLICA_ASSIGNMENT` message.
+pub(crate) fn validate_manual_replicas(
+    image: &MetadataImage,
+    replicas: &[BrokerId],
+    expected_rf: Option<usize>,
+) -> Result<(), String> {
+    if replicas.is_empty() {
+        return Err("The manual partition assignment includes an empty replica list.".into());
+    }
+    let mut seen = BTreeSet::new();
+    for id in replicas {
+        if !seen.insert(*id) {
+            return Err(format!(
+                "The manual partition assignment includes the broker {id} more than once."
+            ));
+        }
+        if image.broker(*id).is_none() {
+            return Err(format!(
+                "The manual partition assignment includes broker {id}, but no such broker is \
+                 registered."
+            ));
+        }
+    }
+    if let Some(rf) = expected_rf
+        && rf != replicas.len()
+    {
+        return Err(format!(
+            "The manual partition assignment includes a partition with {} replica(s), but \
+             this is not consistent with previous partitions, which have {rf} replica(s).",
+            replicas.len()
+        ));
+    }
+    Ok(())
 }
 
 /// Null values first (all named at once, as Kafka does), then key and value rules.

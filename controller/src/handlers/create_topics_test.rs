@@ -423,3 +423,153 @@ fn create_topics_spreads_replicas_across_racks() {
         assert_ne!(rack(p.replicas[0]), rack(p.replicas[1]), "{p:?}");
     }
 }
+
+fn assign(partitions: Assignments) -> BTreeMap<String, Vec<CreatableReplicaAssignment>> {
+    let list = partitions
+        .iter()
+        .map(|(i, b)| CreatableReplicaAssignment {
+            partition_index: *i,
+            broker_ids: b.iter().copied().map(BrokerId).collect(),
+        })
+        .collect();
+    BTreeMap::from([("t".to_string(), list)])
+}
+
+#[test]
+fn create_topics_uses_manual_assignments() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let r = create_topics_with_assignments(
+        &t.image,
+        &create_req("t", -1, -1),
+        &assign(&[(1, &[3, 1]), (0, &[2, 3])]),
+        &mut t.ctx,
+    );
+    let res = &r.reply.topics[0];
+    assert_eq!(res.error_code, ErrorCode::None, "{res:?}");
+    assert_eq!((res.num_partitions, res.replication_factor), (2, 2));
+    t.apply_all(&r.records);
+    let p0 = t.image.partition("t", 0).unwrap();
+    assert_eq!(p0.replicas, vec![BrokerId(2), BrokerId(3)]);
+    assert_eq!(p0.leader, BrokerId(2));
+    assert_eq!(
+        t.image.partition("t", 1).unwrap().replicas,
+        vec![BrokerId(3), BrokerId(1)]
+    );
+}
+
+#[test]
+fn create_topics_manual_assignment_requires_minus_one_rf_and_partitions() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let a = assign(&[(0, &[1])]);
+    let r = create_topics_with_assignments(&t.image, &create_req("t", -1, 1), &a, &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidRequest,
+        "replication factor was not set to -1",
+    );
+    let r = create_topics_with_assignments(&t.image, &create_req("t", 1, -1), &a, &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidRequest,
+        "numPartitions was not set to -1",
+    );
+}
+
+/// Partition index → replica broker ids.
+type Assignments<'a> = &'a [(i32, &'a [i32])];
+
+#[test]
+fn create_topics_rejects_bad_manual_assignments() {
+    let cases: [(Assignments, &str); 6] = [
+        (
+            &[(0, &[1]), (0, &[2])],
+            "multiple manual partition assignments for partition 0",
+        ),
+        (&[(0, &[])], "empty replica list"),
+        (&[(0, &[1, 1])], "the broker 1 more than once"),
+        (
+            &[(0, &[1, 7])],
+            "broker 7, but no such broker is registered",
+        ),
+        (&[(0, &[1, 2]), (1, &[1])], "a partition with 1 replica(s)"),
+        (
+            &[(0, &[1]), (2, &[2])],
+            "consecutive 0-based integer sequence",
+        ),
+    ];
+    for (partitions, fragment) in cases {
+        let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+        let r = create_topics_with_assignments(
+            &t.image,
+            &create_req("t", -1, -1),
+            &assign(partitions),
+            &mut t.ctx,
+        );
+        assert_rejected(&r, ErrorCode::InvalidReplicaAssignment, fragment);
+    }
+}
+
+#[test]
+fn create_topics_rejects_manual_assignment_with_only_fenced_replicas() {
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=2);
+    let r = create_topics_with_assignments(
+        &t.image,
+        &create_req("t", -1, -1),
+        &assign(&[(0, &[3])]),
+        &mut t.ctx,
+    );
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicaAssignment,
+        "for partition 0 are fenced or in controlled shutdown",
+    );
+}
+
+#[test]
+fn create_topics_defaults_come_from_cluster_broker_config() {
+    use crate::records::{ConfigRecord, ConfigResourceType};
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=3);
+    let set = |k: &str, v: &str| {
+        Record::Config(ConfigRecord {
+            resource_type: ConfigResourceType::Broker,
+            resource_name: "".into(),
+            name: k.into(),
+            value: Some(v.into()),
+        })
+    };
+    t.apply_all(&[
+        set("num.partitions", "5"),
+        set("default.replication.factor", "3"),
+    ]);
+    let r = create_topics(&t.image, &create_req("t", -1, -1), &mut t.ctx);
+    let res = &r.reply.topics[0];
+    assert_eq!((res.num_partitions, res.replication_factor), (5, 3));
+    // Explicit values still win.
+    let r = create_topics(&t.image, &create_req("u", 2, 1), &mut t.ctx);
+    let res = &r.reply.topics[0];
+    assert_eq!((res.num_partitions, res.replication_factor), (2, 1));
+    // A cluster default RF above the registered brokers fails like an explicit one.
+    t.apply_all(&[set("default.replication.factor", "4")]);
+    let r = create_topics(&t.image, &create_req("v", -1, -1), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicationFactor,
+        "target replication factor of 4",
+    );
+}
+
+#[test]
+fn create_topics_rejects_rf_above_unfenced_plus_fenced_but_allows_fenced_followers() {
+    // Kafka (SPEC §2.5 rule 7, §4.8) counts registered, non-shutting-down brokers, fenced
+    // included: RF 3 with 2 unfenced + 1 fenced succeeds (the fenced replica is out of the
+    // ISR); RF 4 fails naming the registered count.
+    let mut t = TestImage::new().brokers(1..=3).unfenced(1..=2);
+    let r = create_topics(&t.image, &create_req("t", 1, 3), &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    let r = create_topics(&t.image, &create_req("t", 1, 4), &mut t.ctx);
+    assert_rejected(
+        &r,
+        ErrorCode::InvalidReplicationFactor,
+        "only 3 broker(s) are registered.",
+    );
+}

@@ -9,24 +9,73 @@
 //! Read-only RPCs (`describe_topics`, `list_topics`, `describe_cluster`) return their reply
 //! directly.
 
+#[cfg(test)]
+mod admin_proptests;
+mod allocate_producer_ids;
+mod alter_partition;
 mod broker_heartbeat;
+mod broker_lifecycle;
+mod create_partitions;
 mod create_topics;
+mod delete_topics;
 mod describe_cluster;
+mod describe_configs;
 mod describe_topics;
+mod elect_leaders;
+mod incremental_alter_configs;
 mod list_topics;
 mod register_broker;
+mod update_features;
 
 use crate::records::Record;
 
-pub use broker_heartbeat::{BrokerHeartbeat, BrokerHeartbeatReply, broker_heartbeat};
+pub use allocate_producer_ids::{
+    AllocateProducerIds, AllocateProducerIdsReply, PRODUCER_ID_BLOCK_SIZE, allocate_producer_ids,
+};
+pub use alter_partition::{
+    AlterPartition, AlterPartitionPartition, AlterPartitionPartitionResult, AlterPartitionReply,
+    AlterPartitionTopic, AlterPartitionTopicResult, BrokerState, alter_partition,
+};
+pub use broker_heartbeat::{
+    BrokerControlState, BrokerHeartbeat, BrokerHeartbeatReply, broker_heartbeat,
+    broker_heartbeat_with_sessions,
+};
+pub use broker_lifecycle::{
+    UnregisterBroker, UnregisterBrokerReply, fence_stale_brokers, unregister_broker,
+};
+pub use create_partitions::{
+    CreatePartitions, CreatePartitionsReply, CreatePartitionsTopic, CreatePartitionsTopicResult,
+    create_partitions,
+};
 pub use create_topics::{
-    CreatableTopic, CreatableTopicResult, CreateTopics, CreateTopicsReply, MAX_RECORDS_PER_USER_OP,
-    create_topics,
+    CreatableReplicaAssignment, CreatableTopic, CreatableTopicResult, CreateTopics,
+    CreateTopicsReply, MAX_RECORDS_PER_USER_OP, create_topics, create_topics_with_assignments,
+};
+pub use delete_topics::{
+    DeletableTopicResult, DeleteTopicState, DeleteTopics, DeleteTopicsReply, delete_topics,
 };
 pub use describe_cluster::{BrokerDescription, ClusterDescription, describe_cluster};
+pub use describe_configs::{
+    DescribeConfigsEntry, DescribeConfigsResource, DescribeConfigsResult, describe_configs,
+};
 pub use describe_topics::{PartitionDescription, TopicDescription, describe_topics};
+pub use elect_leaders::{
+    ElectLeaders, ElectLeadersReply, ElectionType, PartitionElectionResult, ReplicaElectionResult,
+    TopicPartitions, elect_leaders,
+};
+pub use incremental_alter_configs::{
+    AlterConfigOp, AlterConfigsResource, AlterConfigsResourceResponse, AlterableConfig,
+    IncrementalAlterConfigs, IncrementalAlterConfigsReply, incremental_alter_configs,
+};
 pub use list_topics::{TopicListing, list_topics};
-pub use register_broker::{RegisterBroker, RegisterBrokerReply, register_broker};
+pub use register_broker::{
+    RegisterBroker, RegisterBrokerReply, register_broker, register_broker_with_sessions,
+};
+pub use update_features::{
+    FeatureUpdate, FeatureUpgradeType, FeaturesDescription, SUPPORTED_FEATURES,
+    UpdatableFeatureResult, UpdateFeatures, UpdateFeaturesReply, describe_features,
+    update_features,
+};
 
 /// What a write handler decided: records to propose as one batch, and the reply.
 ///

@@ -5,9 +5,12 @@ use uuid::Uuid;
 use super::ControllerResult;
 use crate::ctx::Ctx;
 use crate::error_code::ErrorCode;
+use crate::heartbeats::BrokerHeartbeatManager;
 use crate::ids::{BrokerEpoch, BrokerId};
 use crate::image::MetadataImage;
 use crate::records::{Listener, Record, RegisterBrokerRecord, SupportedFeature};
+
+use super::broker_lifecycle::remove_from_isrs;
 
 /// A broker asks to register (or re-register) `broker_id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +53,7 @@ impl RegisterBrokerReply {
     }
 }
 
-/// Handle a broker registration.
+/// Handle a broker registration with the active controller's session state.
 ///
 /// Rules, in order:
 /// 1. `broker_id < 0`, no listeners, or duplicate listener names → `INVALID_REQUEST`.
@@ -61,25 +64,60 @@ impl RegisterBrokerReply {
 ///    not checked yet).
 /// 4. Same id, same incarnation → idempotent: no record, or an amendment if listeners, rack
 ///    or features changed; the reply carries the existing epoch.
-/// 5. Same id, different incarnation, existing registration unfenced →
-///    `DUPLICATE_BROKER_REGISTRATION`. (Session expiry will relax this in a later issue.)
-/// 6. Otherwise one `RegisterBrokerRecord` with `fenced = true`.
-pub fn register_broker(
+/// 5. Same id, different incarnation, while the old one holds a valid session (unfenced and
+///    heard from within `broker.session.timeout.ms` of `ctx.now_ms()`) →
+///    `DUPLICATE_BROKER_REGISTRATION`. A broker in controlled shutdown may re-register at
+///    once (KAFKA-19047).
+/// 6. Otherwise: the old incarnation leaves every ISR it is still in (new leaders elected;
+///    a last ISR member stays), then one `RegisterBrokerRecord` with `fenced = true`; the
+///    new epoch is the batch's log index, fixed at apply.
+///
+/// On success the session is touched at `ctx.now_ms()` (a new incarnation starts a fresh
+/// session).
+pub fn register_broker_with_sessions(
     image: &MetadataImage,
     req: &RegisterBroker,
-    _ctx: &mut Ctx,
+    heartbeats: &mut BrokerHeartbeatManager,
+    ctx: &mut Ctx,
 ) -> ControllerResult<RegisterBrokerReply> {
-    match check(image, req) {
+    let now_ms = ctx.now_ms();
+    match check(image, req, heartbeats, now_ms) {
         Err((code, message)) => {
             ControllerResult::reply_only(RegisterBrokerReply::error(code, message))
         }
-        Ok(result) => result,
+        Ok(result) => {
+            match image.broker(req.broker_id) {
+                Some(e) if e.incarnation_id == req.incarnation_id => {
+                    let offset = heartbeats
+                        .session(req.broker_id)
+                        .map_or(-1, |s| s.metadata_offset);
+                    heartbeats.touch(req.broker_id, now_ms, offset);
+                }
+                _ => heartbeats.reset(req.broker_id, now_ms),
+            }
+            result
+        }
     }
+}
+
+/// Transitional: [`register_broker_with_sessions`] with every registered broker on a fresh
+/// session, i.e. any unfenced broker not in controlled shutdown holds its id. Kept so the
+/// service compiles until it holds a [`BrokerHeartbeatManager`].
+pub fn register_broker(
+    image: &MetadataImage,
+    req: &RegisterBroker,
+    ctx: &mut Ctx,
+) -> ControllerResult<RegisterBrokerReply> {
+    let mut heartbeats = BrokerHeartbeatManager::default();
+    heartbeats.activate(image, ctx.now_ms());
+    register_broker_with_sessions(image, req, &mut heartbeats, ctx)
 }
 
 fn check(
     image: &MetadataImage,
     req: &RegisterBroker,
+    heartbeats: &BrokerHeartbeatManager,
+    now_ms: i64,
 ) -> Result<ControllerResult<RegisterBrokerReply>, (ErrorCode, String)> {
     let invalid = |m: String| (ErrorCode::InvalidRequest, m);
     if req.broker_id.0 < 0 {
@@ -169,14 +207,24 @@ fn check(
                 reply: ok(Some(existing.broker_epoch)),
             })
         }
-        Some(existing) if !existing.fenced => Err((
-            ErrorCode::DuplicateBrokerRegistration,
-            "Another broker is registered with that broker id.".to_string(),
-        )),
-        _ => Ok(ControllerResult {
-            records: vec![Record::RegisterBroker(record)],
-            reply: ok(None),
-        }),
+        Some(existing)
+            if !existing.fenced
+                && !existing.in_controlled_shutdown
+                && heartbeats.has_valid_session(req.broker_id, now_ms) =>
+        {
+            Err((
+                ErrorCode::DuplicateBrokerRegistration,
+                "Another broker is registered with that broker id.".to_string(),
+            ))
+        }
+        _ => {
+            let mut records = remove_from_isrs(image, req.broker_id);
+            records.push(Record::RegisterBroker(record));
+            Ok(ControllerResult {
+                records,
+                reply: ok(None),
+            })
+        }
     }
 }
 
@@ -318,5 +366,80 @@ mod tests {
         let r = register_broker(&t.image, &req, &mut t.ctx);
         assert_eq!(r.reply.error_code, ErrorCode::UnsupportedVersion);
         assert!(r.records.is_empty());
+    }
+
+    use crate::lifecycle_testing::LifecycleTest;
+
+    fn register(
+        t: &mut LifecycleTest,
+        id: i32,
+        incarnation: u128,
+    ) -> ControllerResult<RegisterBrokerReply> {
+        let req = register_req(id, Uuid::from_u128(incarnation));
+        register_broker_with_sessions(&t.t.image, &req, &mut t.hb, &mut t.t.ctx)
+    }
+
+    #[test]
+    fn register_broker_new_incarnation_with_valid_session_is_duplicate() {
+        let mut t = LifecycleTest::new(1..=1, &[1]);
+        t.hb.touch(BrokerId(1), 1_000, 5);
+        t.at(10_000);
+        let r = register(&mut t, 1, 999);
+        assert_eq!(r.reply.error_code, ErrorCode::DuplicateBrokerRegistration);
+        assert!(r.records.is_empty());
+    }
+
+    #[test]
+    fn register_broker_new_incarnation_after_session_expiry_gets_new_epoch_and_leaves_isrs() {
+        let mut t = LifecycleTest::new(1..=2, &[1, 2]);
+        t.partition("t", 0, &[1, 2], &[1, 2], 1);
+        let old = t.broker(1).broker_epoch;
+        t.hb.touch(BrokerId(1), 1_000, 5);
+        t.at(10_001);
+        let r = register(&mut t, 1, 999);
+        assert_eq!(r.reply.error_code, ErrorCode::None);
+        assert_eq!(r.reply.broker_epoch, None);
+        let offset = t.apply(r.records);
+        let b = t.broker(1);
+        assert!(b.fenced && !b.in_controlled_shutdown);
+        assert_eq!(b.broker_epoch, BrokerEpoch(offset as i64));
+        assert!(b.broker_epoch > old);
+        assert_eq!(t.leader_isr("t", 0), (2, vec![2]));
+        let s = t.hb.session(BrokerId(1)).unwrap();
+        assert_eq!((s.last_contact_ms, s.metadata_offset), (10_001, -1));
+    }
+
+    #[test]
+    fn register_broker_in_controlled_shutdown_may_re_register_at_once() {
+        let mut t = LifecycleTest::new(1..=2, &[1, 2]);
+        let b = t.broker(1);
+        t.apply(vec![Record::BrokerRegistrationChange(
+            crate::records::BrokerRegistrationChangeRecord {
+                broker_id: BrokerId(1),
+                broker_epoch: b.broker_epoch,
+                fenced: None,
+                in_controlled_shutdown: Some(true),
+            },
+        )]);
+        t.hb.touch(BrokerId(1), 0, 5);
+        let r = register(&mut t, 1, 999);
+        assert_eq!(r.reply.error_code, ErrorCode::None);
+        t.apply(r.records);
+        let b = t.broker(1);
+        assert!(b.fenced && !b.in_controlled_shutdown);
+    }
+
+    #[test]
+    fn register_broker_same_incarnation_keeps_epoch_and_touches_session() {
+        let mut t = LifecycleTest::new(1..=1, &[1]);
+        let epoch = t.broker(1).broker_epoch;
+        t.hb.touch(BrokerId(1), 0, 33);
+        t.at(60_000);
+        let inc = t.t.incarnation(1).as_u128();
+        let r = register(&mut t, 1, inc);
+        assert_eq!(r.reply.broker_epoch, Some(epoch));
+        assert!(r.records.is_empty());
+        let s = t.hb.session(BrokerId(1)).unwrap();
+        assert_eq!((s.last_contact_ms, s.metadata_offset), (60_000, 33));
     }
 }

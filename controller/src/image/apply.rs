@@ -38,6 +38,7 @@ enum Undo {
         prev: Option<BTreeMap<String, String>>,
     },
     Feature(String, Option<i16>),
+    ProducerIds(super::ProducerIdsImage),
 }
 
 impl MetadataImage {
@@ -242,6 +243,25 @@ impl MetadataImage {
                 undo.push(Undo::ClusterId(None));
                 Ok(())
             }
+            Record::ProducerIds(r) => {
+                self.check_broker_epoch(RecordKind::ProducerIds, r.broker_id, r.broker_epoch)?;
+                let current = self.producer_ids.next_producer_id;
+                if r.next_producer_id <= current {
+                    return Err(ApplyError::ProducerIdsNotIncreasing {
+                        next_producer_id: r.next_producer_id,
+                        current,
+                    });
+                }
+                let prev = std::mem::replace(
+                    &mut self.producer_ids,
+                    super::ProducerIdsImage {
+                        next_producer_id: r.next_producer_id,
+                        last_broker_id: Some(r.broker_id),
+                    },
+                );
+                undo.push(Undo::ProducerIds(prev));
+                Ok(())
+            }
             Record::NoOp => Ok(()),
         }
     }
@@ -410,6 +430,7 @@ impl MetadataImage {
                 Undo::Feature(name, None) => {
                     self.features.levels.remove(&name);
                 }
+                Undo::ProducerIds(prev) => self.producer_ids = prev,
             }
         }
     }

@@ -7,6 +7,7 @@ mod apply;
 mod cluster;
 mod configs;
 mod features;
+mod producer_ids;
 mod topics;
 
 use std::collections::BTreeMap;
@@ -16,11 +17,12 @@ use serde::{Deserialize, Serialize};
 pub use cluster::{BrokerRegistration, ClusterImage};
 pub use configs::ConfigsImage;
 pub use features::FeaturesImage;
+pub use producer_ids::ProducerIdsImage;
 pub use topics::{PartitionRegistration, TopicImage, TopicsImage};
 
 use crate::ids::{BrokerId, TopicId};
 use crate::records::ConfigResourceType;
-use crate::topic_config;
+use crate::topic_config::{self, ConfigSource};
 
 /// Cluster, topics, configs and features, as of `last_applied_offset`.
 ///
@@ -33,6 +35,9 @@ pub struct MetadataImage {
     topics: TopicsImage,
     configs: ConfigsImage,
     features: FeaturesImage,
+    /// Absent in snapshots written before producer ids existed.
+    #[serde(default)]
+    producer_ids: ProducerIdsImage,
     last_applied_offset: u64,
 }
 
@@ -77,6 +82,11 @@ impl MetadataImage {
         &self.features
     }
 
+    /// Producer id allocation state.
+    pub fn producer_ids(&self) -> &ProducerIdsImage {
+        &self.producer_ids
+    }
+
     /// The cluster id, once written.
     pub fn cluster_id(&self) -> Option<&str> {
         self.cluster.cluster_id()
@@ -115,14 +125,76 @@ impl MetadataImage {
             .unwrap_or_default()
     }
 
-    /// Effective configs of topic `name`: Kafka defaults overlaid with the topic's own keys,
-    /// or `None` if the topic does not exist.
+    /// Effective configs of topic `name`, or `None` if the topic does not exist.
     ///
-    /// Broker-level overrides (`log.*` keys, SPEC §2.10 lookup order) are not modelled yet.
+    /// Lookup order per key (SPEC §2.10, KAFKA-12670): the topic's own key → the cluster
+    /// default broker config (BROKER `""`) of the key's broker synonym (`log.retention.ms`
+    /// for `retention.ms`, [`topic_config::broker_synonym`]) → Kafka's topic default.
+    /// Per-node broker configs are skipped: they differ between brokers.
     pub fn effective_topic_configs(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        Some(
+            self.effective_topic_config_entries(name)?
+                .into_iter()
+                .map(|(k, (v, _))| (k, v))
+                .collect(),
+        )
+    }
+
+    /// [`MetadataImage::effective_topic_configs`] with the source of each value.
+    pub fn effective_topic_config_entries(
+        &self,
+        name: &str,
+    ) -> Option<BTreeMap<String, (String, ConfigSource)>> {
         self.topics.get(name)?;
-        let mut configs = topic_config::defaults();
-        configs.extend(self.topic_configs(name));
-        Some(configs)
+        let own = self.configs.get(ConfigResourceType::Topic, name);
+        Some(
+            topic_config::TOPIC_CONFIGS
+                .iter()
+                .map(|d| {
+                    let key = d.name.to_string();
+                    let entry = self.topic_config_value(own, d.name, d.default);
+                    (key, entry)
+                })
+                .collect(),
+        )
+    }
+
+    /// Topic defaults with cluster-default broker overrides: the configs a topic created
+    /// now with no configs of its own would have.
+    pub fn default_topic_configs(&self) -> BTreeMap<String, String> {
+        topic_config::TOPIC_CONFIGS
+            .iter()
+            .map(|d| {
+                (
+                    d.name.to_string(),
+                    self.topic_config_value(None, d.name, d.default).0,
+                )
+            })
+            .collect()
+    }
+
+    fn topic_config_value(
+        &self,
+        own: Option<&BTreeMap<String, String>>,
+        key: &str,
+        default: &str,
+    ) -> (String, ConfigSource) {
+        if let Some(v) = own.and_then(|m| m.get(key)) {
+            return (v.clone(), ConfigSource::DynamicTopicConfig);
+        }
+        if let Some(v) =
+            topic_config::broker_synonym(key).and_then(|b| self.cluster_default_config(b))
+        {
+            return (v.to_string(), ConfigSource::DynamicDefaultBrokerConfig);
+        }
+        (default.to_string(), ConfigSource::DefaultConfig)
+    }
+
+    /// The cluster default (BROKER `""`) value of broker config `key`, if set.
+    pub fn cluster_default_config(&self, key: &str) -> Option<&str> {
+        self.configs
+            .get(ConfigResourceType::Broker, "")
+            .and_then(|m| m.get(key))
+            .map(String::as_str)
     }
 }

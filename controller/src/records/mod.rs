@@ -14,6 +14,7 @@ mod cluster;
 mod config;
 mod feature;
 mod partition;
+mod producer_ids;
 mod topic;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ pub use cluster::ClusterIdRecord;
 pub use config::{ConfigRecord, ConfigResourceType};
 pub use feature::FeatureLevelRecord;
 pub use partition::{LeaderRecoveryState, PartitionChangeRecord, PartitionRecord};
+pub use producer_ids::ProducerIdsRecord;
 pub use topic::{RemoveTopicRecord, TopicRecord};
 
 /// One metadata record. Variant names follow Kafka's record names without the `Record`
@@ -52,6 +54,8 @@ pub enum Record {
     FeatureLevel(FeatureLevelRecord),
     /// kraftd only: the cluster id, written once by the first active controller.
     ClusterId(ClusterIdRecord),
+    /// Kafka apiKey 15: the next free producer id after a block was handed out.
+    ProducerIds(ProducerIdsRecord),
     /// Kafka apiKey 20: no change; advances the applied offset on an idle cluster.
     NoOp,
 }
@@ -79,6 +83,8 @@ pub enum RecordKind {
     FeatureLevel,
     /// [`Record::ClusterId`]
     ClusterId,
+    /// [`Record::ProducerIds`]
+    ProducerIds,
     /// [`Record::NoOp`]
     NoOp,
 }
@@ -97,6 +103,7 @@ impl RecordKind {
             RecordKind::Config => "ConfigRecord",
             RecordKind::FeatureLevel => "FeatureLevelRecord",
             RecordKind::ClusterId => "ClusterIdRecord",
+            RecordKind::ProducerIds => "ProducerIdsRecord",
             RecordKind::NoOp => "NoOpRecord",
         }
     }
@@ -122,6 +129,7 @@ impl Record {
             Record::Config(_) => RecordKind::Config,
             Record::FeatureLevel(_) => RecordKind::FeatureLevel,
             Record::ClusterId(_) => RecordKind::ClusterId,
+            Record::ProducerIds(_) => RecordKind::ProducerIds,
             Record::NoOp => RecordKind::NoOp,
         }
     }

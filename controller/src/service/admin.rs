@@ -3,15 +3,15 @@
 use std::sync::Arc;
 
 use kraft_proto as pb;
-use kraft_proto::admin_service_client::AdminServiceClient;
+use kraft_proto::admin_service_client::AdminServiceClient as Client;
 use kraft_proto::admin_service_server::AdminService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::Controller;
 use super::convert;
-use super::forward::{forwarded, is_forwarded};
+use super::Controller;
 use crate::handlers;
+use crate::image::MetadataImage;
 
 /// The operator API.
 pub struct AdminServiceImpl {
@@ -25,6 +25,20 @@ impl AdminServiceImpl {
     }
 }
 
+fn describe_cluster(ctl: &Controller, i: &MetadataImage) -> pb::DescribeClusterResponse {
+    let d = handlers::describe_cluster(i);
+    let status = ctl.node().status();
+    pb::DescribeClusterResponse {
+        cluster_id: d.cluster_id.clone().unwrap_or_default(),
+        active_controller_id: status.leader.as_ref().map(|l| l.node_id).unwrap_or(0),
+        active_controller_endpoint: status.leader.as_ref().map(|l| l.endpoint.clone()).unwrap_or_default(),
+        voters: status.voters.iter().map(|(id, ep)| pb::Voter { node_id: *id, endpoint: ep.clone() }).collect(),
+        brokers: convert::brokers_to_pb(&d, i),
+        metadata_offset: i.last_applied_offset(),
+        answered_by: status.node_id,
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminServiceImpl {
     #[instrument(skip_all, fields(rpc = "CreateTopics"))]
@@ -32,32 +46,16 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::CreateTopicsRequest>,
     ) -> Result<Response<pb::CreateTopicsResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let domain = convert::create_topics_from_pb(&msg)?;
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async {
-                    let w = self
-                        .ctl
-                        .write(|image, ctx| handlers::create_topics(image, &domain, ctx))
-                        .await?;
-                    Ok(convert::create_topics_to_pb(w.reply))
-                },
-                |ch| {
-                    let msg = msg.clone();
-                    async move {
-                        Ok(AdminServiceClient::new(ch)
-                            .create_topics(forwarded(msg))
-                            .await?
-                            .into_inner())
-                    }
-                },
+        let domain = convert::create_topics_from_pb(req.get_ref())?;
+        let assignments = convert::create_topics_assignments_from_pb(req.get_ref());
+        self.ctl
+            .write_rpc(
+                req,
+                |i, ctx, _| handlers::create_topics_with_assignments(i, &domain, &assignments, ctx),
+                |w| convert::create_topics_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).create_topics(r).await },
             )
-            .await?;
-        Ok(Response::new(out))
+            .await
     }
 
     #[instrument(skip_all, fields(rpc = "ListTopics"))]
@@ -65,34 +63,14 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::ListTopicsRequest>,
     ) -> Result<Response<pb::ListTopicsResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        if msg.local {
-            return Ok(Response::new(self.ctl.read_local(|i| {
-                convert::list_topics_to_pb(handlers::list_topics(i))
-            })));
-        }
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async {
-                    self.ctl
-                        .read_linearizable(|i| convert::list_topics_to_pb(handlers::list_topics(i)))
-                        .await
-                },
-                |ch| {
-                    let msg = msg.clone();
-                    async move {
-                        Ok(AdminServiceClient::new(ch)
-                            .list_topics(forwarded(msg))
-                            .await?
-                            .into_inner())
-                    }
-                },
+        self.ctl
+            .read_rpc(
+                req,
+                |m| m.local,
+                |i, _| convert::list_topics_to_pb(handlers::list_topics(i)),
+                |ch, r| async move { Client::new(ch).list_topics(r).await },
             )
-            .await?;
-        Ok(Response::new(out))
+            .await
     }
 
     #[instrument(skip_all, fields(rpc = "DescribeTopics"))]
@@ -100,36 +78,18 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::DescribeTopicsRequest>,
     ) -> Result<Response<pb::DescribeTopicsResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let describe = |i: &crate::image::MetadataImage| {
-            let names: Vec<String> = if msg.names.is_empty() {
-                i.topics().by_name().keys().cloned().collect()
-            } else {
-                msg.names.clone()
-            };
-            convert::describe_topics_to_pb(handlers::describe_topics(i, &names))
-        };
-        if msg.local {
-            return Ok(Response::new(self.ctl.read_local(describe)));
-        }
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.read_linearizable(describe).await },
-                |ch| {
-                    let msg = msg.clone();
-                    async move {
-                        Ok(AdminServiceClient::new(ch)
-                            .describe_topics(forwarded(msg))
-                            .await?
-                            .into_inner())
-                    }
+        self.ctl
+            .read_rpc(
+                req,
+                |m| m.local,
+                |i, m| {
+                    let names: Vec<String> =
+                        if m.names.is_empty() { i.topics().by_name().keys().cloned().collect() } else { m.names.clone() };
+                    convert::describe_topics_to_pb(handlers::describe_topics(i, &names))
                 },
+                |ch, r| async move { Client::new(ch).describe_topics(r).await },
             )
-            .await?;
-        Ok(Response::new(out))
+            .await
     }
 
     #[instrument(skip_all, fields(rpc = "DescribeCluster"))]
@@ -137,48 +97,139 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::DescribeClusterRequest>,
     ) -> Result<Response<pb::DescribeClusterResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let describe = |i: &crate::image::MetadataImage| {
-            let d = handlers::describe_cluster(i);
-            let status = self.ctl.node().status();
-            pb::DescribeClusterResponse {
-                cluster_id: d.cluster_id.clone().unwrap_or_default(),
-                active_controller_id: status.leader.as_ref().map(|l| l.node_id).unwrap_or(0),
-                active_controller_endpoint: status
-                    .leader
-                    .as_ref()
-                    .map(|l| l.endpoint.clone())
-                    .unwrap_or_default(),
-                voters: status
-                    .voters
-                    .iter()
-                    .map(|(id, ep)| pb::Voter {
-                        node_id: *id,
-                        endpoint: ep.clone(),
-                    })
-                    .collect(),
-                brokers: convert::brokers_to_pb(&d, i),
-                metadata_offset: i.last_applied_offset(),
-                answered_by: status.node_id,
-            }
-        };
-        if msg.local {
-            return Ok(Response::new(self.ctl.read_local(describe)));
-        }
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.read_linearizable(describe).await },
-                |ch| async move {
-                    Ok(AdminServiceClient::new(ch)
-                        .describe_cluster(forwarded(msg))
-                        .await?
-                        .into_inner())
-                },
+        let ctl = self.ctl.clone();
+        self.ctl
+            .read_rpc(
+                req,
+                |m| m.local,
+                move |i, _| describe_cluster(&ctl, i),
+                |ch, r| async move { Client::new(ch).describe_cluster(r).await },
             )
-            .await?;
-        Ok(Response::new(out))
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "CreatePartitions"))]
+    async fn create_partitions(
+        &self,
+        req: Request<pb::CreatePartitionsRequest>,
+    ) -> Result<Response<pb::CreatePartitionsResponse>, Status> {
+        let domain = convert::create_partitions_from_pb(req.get_ref());
+        self.ctl
+            .write_rpc(
+                req,
+                |i, ctx, _| handlers::create_partitions(i, &domain, ctx),
+                |w| convert::create_partitions_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).create_partitions(r).await },
+            )
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "DeleteTopics"))]
+    async fn delete_topics(
+        &self,
+        req: Request<pb::DeleteTopicsRequest>,
+    ) -> Result<Response<pb::DeleteTopicsResponse>, Status> {
+        let domain = convert::delete_topics_from_pb(req.get_ref())?;
+        self.ctl
+            .write_rpc(
+                req,
+                |i, _, _| handlers::delete_topics(i, &domain),
+                |w| convert::delete_topics_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).delete_topics(r).await },
+            )
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "ElectLeaders"))]
+    async fn elect_leaders(
+        &self,
+        req: Request<pb::ElectLeadersRequest>,
+    ) -> Result<Response<pb::ElectLeadersResponse>, Status> {
+        let domain = convert::elect_leaders_from_pb(req.get_ref());
+        self.ctl
+            .write_rpc(
+                req,
+                |i, ctx, _| handlers::elect_leaders(i, &domain, ctx),
+                |w| convert::elect_leaders_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).elect_leaders(r).await },
+            )
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "DescribeConfigs"))]
+    async fn describe_configs(
+        &self,
+        req: Request<pb::DescribeConfigsRequest>,
+    ) -> Result<Response<pb::DescribeConfigsResponse>, Status> {
+        let domain = convert::describe_configs_from_pb(req.get_ref())?;
+        self.ctl
+            .read_rpc(
+                req,
+                |_| false,
+                |i, _| convert::describe_configs_to_pb(handlers::describe_configs(i, &domain)),
+                |ch, r| async move { Client::new(ch).describe_configs(r).await },
+            )
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "IncrementalAlterConfigs"))]
+    async fn incremental_alter_configs(
+        &self,
+        req: Request<pb::IncrementalAlterConfigsRequest>,
+    ) -> Result<Response<pb::IncrementalAlterConfigsResponse>, Status> {
+        let domain = convert::incremental_alter_configs_from_pb(req.get_ref())?;
+        self.ctl
+            .write_rpc(
+                req,
+                |i, _, _| handlers::incremental_alter_configs(i, &domain),
+                |w| convert::incremental_alter_configs_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).incremental_alter_configs(r).await },
+            )
+            .await
+    }
+
+    async fn alter_partition_reassignments(
+        &self,
+        _req: Request<pb::AlterPartitionReassignmentsRequest>,
+    ) -> Result<Response<pb::AlterPartitionReassignmentsResponse>, Status> {
+        Err(Status::unimplemented("alter_partition_reassignments: wiring in progress"))
+    }
+
+    async fn list_partition_reassignments(
+        &self,
+        _req: Request<pb::ListPartitionReassignmentsRequest>,
+    ) -> Result<Response<pb::ListPartitionReassignmentsResponse>, Status> {
+        Err(Status::unimplemented("list_partition_reassignments: wiring in progress"))
+    }
+
+    #[instrument(skip_all, fields(rpc = "DescribeFeatures"))]
+    async fn describe_features(
+        &self,
+        req: Request<pb::DescribeFeaturesRequest>,
+    ) -> Result<Response<pb::DescribeFeaturesResponse>, Status> {
+        self.ctl
+            .read_rpc(
+                req,
+                |_| false,
+                |i, _| convert::describe_features_to_pb(handlers::describe_features(i)),
+                |ch, r| async move { Client::new(ch).describe_features(r).await },
+            )
+            .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "UpdateFeatures"))]
+    async fn update_features(
+        &self,
+        req: Request<pb::UpdateFeaturesRequest>,
+    ) -> Result<Response<pb::UpdateFeaturesResponse>, Status> {
+        let domain = convert::update_features_from_pb(req.get_ref())?;
+        self.ctl
+            .write_rpc(
+                req,
+                |i, _, _| handlers::update_features(i, &domain),
+                |w| convert::update_features_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).update_features(r).await },
+            )
+            .await
     }
 }

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod broker;
 mod convert;
 pub mod forward;
+mod rpc;
 pub mod status;
 
 use std::sync::Arc;
@@ -21,7 +22,8 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::ctx::Ctx;
-use crate::handlers::ControllerResult;
+use crate::handlers::{self, ControllerResult};
+use crate::heartbeats::{BrokerHeartbeatManager, DEFAULT_SESSION_TIMEOUT_MS};
 use crate::image::MetadataImage;
 use crate::machine::ApplyOutcome;
 use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch};
@@ -40,6 +42,15 @@ pub struct ControllerConfig {
     pub quorum: QuorumConfig,
     /// Cluster id to use when this node bootstraps the cluster; random when `None`.
     pub cluster_id: Option<String>,
+    /// Kafka's `broker.session.timeout.ms`: a broker not heard from for this long is fenced.
+    pub broker_session_timeout_ms: i64,
+}
+
+impl ControllerConfig {
+    /// A config with Kafka's defaults (broker session timeout 9 s).
+    pub fn new(quorum: QuorumConfig) -> Self {
+        Self { quorum, cluster_id: None, broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }
+    }
 }
 
 /// The result of a write: the handler's reply and the log index of its batch, if any.
@@ -53,6 +64,8 @@ pub struct Written<R> {
 
 struct Writer {
     ctx: Ctx,
+    /// Leader-only soft state: broker sessions. Never in the log; reset on every new term.
+    heartbeats: BrokerHeartbeatManager,
     /// The Raft term in which this node, as leader, last confirmed its image is current.
     ready_term: Option<u64>,
 }
@@ -80,11 +93,13 @@ impl Controller {
             node,
             writer: Mutex::new(Writer {
                 ctx: Ctx::from_rng(StdRng::from_os_rng(), 0),
+                heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
             }),
             cluster_id: config.cluster_id,
         });
         tokio::spawn(activation_loop(Arc::downgrade(&ctl)));
+        tokio::spawn(fencing_loop(Arc::downgrade(&ctl)));
         Ok(ctl)
     }
 
@@ -114,28 +129,39 @@ impl Controller {
     /// its records and waits until they are applied here. Only the active controller writes.
     pub async fn write<R>(
         &self,
-        handler: impl FnOnce(&MetadataImage, &mut Ctx) -> ControllerResult<R>,
+        handler: impl FnOnce(&MetadataImage, &mut Ctx, &mut BrokerHeartbeatManager) -> ControllerResult<R>,
+    ) -> Result<Written<R>, ControllerError> {
+        self.write_then(handler, |_, _, _| {}).await
+    }
+
+    /// [`Controller::write`], then `after` runs under the same lock with the committed offset,
+    /// for soft state that needs it (the controlled-shutdown offset).
+    pub async fn write_then<R>(
+        &self,
+        handler: impl FnOnce(&MetadataImage, &mut Ctx, &mut BrokerHeartbeatManager) -> ControllerResult<R>,
+        after: impl FnOnce(&mut BrokerHeartbeatManager, &R, Option<u64>),
     ) -> Result<Written<R>, ControllerError> {
         if !self.node.is_leader() {
-            return Err(ControllerError::NotController {
-                leader: self.node.leader(),
-            });
+            return Err(ControllerError::NotController { leader: self.node.leader() });
         }
-        let mut w = self.writer.lock().await;
+        let mut guard = self.writer.lock().await;
+        let w = &mut *guard;
         let term = self.node.status().term;
         if w.ready_term != Some(term) {
-            // A new leader first applies everything its predecessors committed.
+            // A new leader first applies everything its predecessors committed, then gives
+            // every registered broker a full session: a failover fences nobody (Kafka's
+            // activate()).
             self.node.ensure_linearizable().await?;
+            let now = now_ms() as i64;
+            self.read_local(|image| w.heartbeats.activate(image, now));
             w.ready_term = Some(term);
         }
         let now = now_ms();
         w.ctx.set_now_ms(now as i64);
-        let result = self.read_local(|image| handler(image, &mut w.ctx));
+        let result = self.read_local(|image| handler(image, &mut w.ctx, &mut w.heartbeats));
         if result.records.is_empty() {
-            return Ok(Written {
-                reply: result.reply,
-                offset: None,
-            });
+            after(&mut w.heartbeats, &result.reply, None);
+            return Ok(Written { reply: result.reply, offset: None });
         }
         let data = RecordBatch::new(result.records)
             .encode()
@@ -144,14 +170,41 @@ impl Controller {
             .await
             .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT))??;
         match ApplyOutcome::decode(&reply) {
-            Ok(ApplyOutcome::Applied) => Ok(Written {
-                reply: result.reply,
-                offset: Some(offset),
-            }),
+            Ok(ApplyOutcome::Applied) => {
+                after(&mut w.heartbeats, &result.reply, Some(offset));
+                Ok(Written { reply: result.reply, offset: Some(offset) })
+            }
             Ok(ApplyOutcome::Rejected { reason }) => Err(ControllerError::Stale(reason)),
-            Err(e) => Err(ControllerError::Raft(format!(
-                "undecodable apply outcome: {e}"
-            ))),
+            Err(e) => Err(ControllerError::Raft(format!("undecodable apply outcome: {e}"))),
+        }
+    }
+}
+
+/// How often the active controller looks for expired broker sessions.
+const FENCE_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Leader-side duty: fence brokers whose session expired, one per write (Kafka fences one
+/// stale broker per event and reschedules at once while more remain).
+async fn fencing_loop(ctl: std::sync::Weak<Controller>) {
+    let mut tick = tokio::time::interval(FENCE_CHECK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(c) = ctl.upgrade() else { return };
+        if !c.node.is_leader() {
+            continue;
+        }
+        for _ in 0..1000 {
+            match c.write(|image, ctx, hb| handlers::fence_stale_brokers(image, hb, ctx)).await {
+                Ok(w) if w.reply.is_some() => {
+                    info!(broker_id = ?w.reply, offset = ?w.offset, "fenced broker after session expiry")
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    warn!(error = %e, "fencing stale brokers failed");
+                    break;
+                }
+            }
         }
     }
 }
@@ -190,7 +243,7 @@ async fn activation_loop(ctl: std::sync::Weak<Controller>) {
         if c.node.is_leader() && c.read_local(|i| i.cluster_id().is_none()) {
             let wanted = c.cluster_id.clone();
             let res = c
-                .write(|image, ctx| {
+                .write(|image, ctx, _| {
                     if image.cluster_id().is_some() {
                         return ControllerResult::reply_only(());
                     }

@@ -1,0 +1,82 @@
+//! The one shape every RPC takes: route to the active controller, run the handler (a write
+//! through [`Controller::write`] or a linearizable read), encode. Service methods only supply
+//! the decode, the handler, the encode and the forwarding call.
+
+use std::future::Future;
+
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use super::forward::{forwarded, is_forwarded};
+use super::{Controller, Written};
+use crate::ctx::Ctx;
+use crate::handlers::ControllerResult;
+use crate::heartbeats::BrokerHeartbeatManager;
+use crate::image::MetadataImage;
+
+impl Controller {
+    /// A write RPC: `handler` runs on the active controller under the single-writer lock; its
+    /// records are committed before `encode` builds the reply. On other controllers the RPC is
+    /// forwarded with `remote`.
+    pub async fn write_rpc<Req, Resp, R, H, E, F, FF>(
+        &self,
+        req: Request<Req>,
+        handler: H,
+        encode: E,
+        remote: F,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: Clone,
+        H: Fn(&MetadataImage, &mut Ctx, &mut BrokerHeartbeatManager) -> ControllerResult<R>,
+        E: Fn(Written<R>) -> Resp,
+        F: Fn(Channel, Request<Req>) -> FF,
+        FF: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .on_leader(
+                fwd,
+                || async { Ok(encode(self.write(|i, c, h| handler(i, c, h)).await?)) },
+                |ch| {
+                    let call = remote(ch, forwarded(msg.clone()));
+                    async move { Ok(call.await?.into_inner()) }
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    /// A read RPC: with `local`, answered from this controller's applied image; otherwise by
+    /// the active controller after a quorum check (linearizable).
+    pub async fn read_rpc<Req, Resp, Q, F, FF>(
+        &self,
+        req: Request<Req>,
+        local: impl Fn(&Req) -> bool,
+        read: Q,
+        remote: F,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Req: Clone,
+        Q: Fn(&MetadataImage, &Req) -> Resp,
+        F: Fn(Channel, Request<Req>) -> FF,
+        FF: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        if local(&msg) {
+            return Ok(Response::new(self.read_local(|i| read(i, &msg))));
+        }
+        let out = self
+            .on_leader(
+                fwd,
+                || async { self.read_linearizable(|i| read(i, &msg)).await },
+                |ch| {
+                    let call = remote(ch, forwarded(msg.clone()));
+                    async move { Ok(call.await?.into_inner()) }
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+}
