@@ -1,9 +1,17 @@
 //! Text and JSON renderings of replies, for `kraftctl` (pure functions: no I/O, so they are
 //! unit-tested on hand-built replies).
 //!
-//! Text follows `kafka-topics.sh`: `Created topic t.`, `Error while executing topic command :
-//! <message>`, and the tab-separated `--describe` layout. JSON is one pretty document per
-//! command; item errors are `{code, name, message}` objects, or `null` on success.
+//! Text follows the Kafka tools: `kafka-topics.sh` (`Created topic t.`, `Error while executing
+//! topic command : <message>`, the tab-separated `--describe` layout), and in the submodules
+//! `kafka-configs.sh`, `kafka-leader-election.sh`, `kafka-reassign-partitions.sh`,
+//! `kafka-cluster.sh` and `kafka-features.sh`. Every failed item prints the tool's `Error while
+//! executing <tool> command : <message>` line (leader election: one line per partition) and
+//! its error name and code. JSON is one pretty document per command; item errors are
+//! `{code, name, message}` objects, or `null` on success.
+//!
+//! Submodules, re-exported here: `topics_admin` (topics alter/delete), `configs`,
+//! `partitions` (leader election, reassignments), `brokers` (brokers list/unregister,
+//! features).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -147,7 +147,7 @@ pub fn describe_configs_json(resp: &DescribeConfigsResponse, all: bool) -> Value
 
 /// Renders an `IncrementalAlterConfigs` reply like `kafka-configs.sh --alter`: `Completed
 /// updating config for topic t.` (`... for broker 1.`, `Completed updating default config for
-/// brokers in the cluster.`); with `validate_only`, `Validated config update for topic t
+/// brokers in the cluster.`); with `validate_only`, `Validated updating config for topic t
 /// (validate only, not applied).`; the Kafka error lines per failed resource.
 pub fn alter_configs(
     resp: &IncrementalAlterConfigsResponse,
