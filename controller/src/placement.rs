@@ -42,7 +42,7 @@ pub struct PlacementError(pub String);
 /// Each result has `replication_factor` distinct brokers, the first unfenced. Errors (in
 /// Kafka's order): RF not positive; no unfenced broker ("All brokers are currently
 /// fenced."); RF above the number of usable brokers ("The target replication factor of N
-/// cannot be reached because only M broker(s) are registered.").
+/// cannot be reached because only M unfenced broker(s) are registered.").
 pub fn place(
     rng: &mut StdRng,
     brokers: &[UsableBroker],
@@ -61,7 +61,7 @@ pub fn place(
     if replication_factor > racks.num_total {
         return Err(PlacementError(format!(
             "The target replication factor of {replication_factor} cannot be reached because \
-             only {} broker(s) are registered.",
+             only {} unfenced broker(s) are registered.",
             racks.num_total
         )));
     }
@@ -219,7 +219,7 @@ impl RackList {
             if steps > (rf + 1) * n {
                 return Err(PlacementError(format!(
                     "The target replication factor of {rf} cannot be reached because only \
-                     {} broker(s) are registered.",
+                     {} unfenced broker(s) are registered.",
                     self.num_total
                 )));
             }
@@ -338,8 +338,8 @@ mod tests {
         let b = brokers(&[(1, None, false), (2, None, false), (3, None, false)]);
         assert_eq!(
             place(&mut rng(0), &b, 1, 4).unwrap_err().0,
-            "The target replication factor of 4 cannot be reached because only 3 broker(s) \
-             are registered."
+            "The target replication factor of 4 cannot be reached because only 3 unfenced \
+             broker(s) are registered."
         );
         assert!(
             place(&mut rng(0), &b, 1, 0)

@@ -293,6 +293,42 @@ impl<M: Machine> Node<M> {
         }
     }
 
+    /// When this node leads, hands leadership to the most caught-up voter and waits (up to
+    /// `timeout`) until another node leads, so a planned restart never waits for an election
+    /// timeout. Returns the new leader's id, or `None` when this node did not lead or no
+    /// successor took over in time.
+    pub async fn transfer_leadership(&self, timeout: Duration) -> Option<u64> {
+        let status = self.status();
+        if status.state != "leader" {
+            return None;
+        }
+        let to = status
+            .replication
+            .iter()
+            .filter(|(id, _)| **id != self.id && status.voters.contains_key(id))
+            .max_by_key(|(id, matched)| (matched.unwrap_or(0), std::cmp::Reverse(**id)))
+            .map(|(id, _)| *id)?;
+        info!(node_id = self.id, to, "transferring leadership");
+        if let Err(e) = self.raft.trigger().transfer_leader(to).await {
+            tracing::warn!(error = %e, "leader transfer failed");
+            return None;
+        }
+        let mut rx = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let current = self.raft.metrics().borrow_watched().current_leader;
+            if let Some(l) = current.filter(|l| *l != self.id) {
+                return Some(l);
+            }
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+
     /// Stops Raft. Safe to call once the gRPC server no longer needs it.
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {

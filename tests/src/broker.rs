@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kraft_client::Client;
-use kraft_proto::{BrokerHeartbeatRequest, BrokerHeartbeatResponse, Listener, RegisterBrokerRequest};
+use kraft_proto::{
+    BrokerHeartbeatRequest, BrokerHeartbeatResponse, Listener, RegisterBrokerRequest,
+};
 use tokio::sync::watch;
 
 /// What the heartbeat task should do.
@@ -34,7 +36,10 @@ pub struct TestBroker {
 impl TestBroker {
     /// Registers broker `id` and starts heartbeating every `interval`.
     pub async fn start(client: &Client, id: i32, interval: Duration) -> Self {
-        let cluster = client.describe_cluster(false).await.expect("describe cluster");
+        let cluster = client
+            .describe_cluster(false)
+            .await
+            .expect("describe cluster");
         let resp = client
             .register_broker(RegisterBrokerRequest {
                 broker_id: id,
@@ -52,13 +57,30 @@ impl TestBroker {
             .await
             .expect("register broker");
         let code = resp.error.as_ref().map(|e| e.error_code).unwrap_or(0);
-        assert_eq!(code, 0, "registration of broker {id} failed: {:?}", resp.error);
+        assert_eq!(
+            code, 0,
+            "registration of broker {id} failed: {:?}",
+            resp.error
+        );
         let epoch = resp.broker_epoch;
         let (mode_tx, mode_rx) = watch::channel(Mode::Run);
         let (last_tx, last_rx) = watch::channel(None);
         let client = client.clone();
-        let task = tokio::spawn(heartbeat_loop(client, id, epoch, interval, mode_rx, Arc::new(last_tx)));
-        TestBroker { id, epoch, mode: mode_tx, last: last_rx, task }
+        let task = tokio::spawn(heartbeat_loop(
+            client,
+            id,
+            epoch,
+            interval,
+            mode_rx,
+            Arc::new(last_tx),
+        ));
+        TestBroker {
+            id,
+            epoch,
+            mode: mode_tx,
+            last: last_rx,
+            task,
+        }
     }
 
     /// Switches the heartbeat behaviour.
@@ -73,13 +95,22 @@ impl TestBroker {
         timeout: Duration,
         pred: impl Fn(&BrokerHeartbeatResponse) -> bool,
     ) -> BrokerHeartbeatResponse {
-        let found = match tokio::time::timeout(timeout, self.last.wait_for(|r| r.as_ref().is_some_and(&pred))).await {
+        let found = match tokio::time::timeout(
+            timeout,
+            self.last.wait_for(|r| r.as_ref().is_some_and(&pred)),
+        )
+        .await
+        {
             Ok(Ok(r)) => r.clone(),
             _ => None,
         };
         match found {
             Some(r) => r,
-            None => panic!("broker {}: timed out after {timeout:?} waiting for {what}; last: {:?}", self.id, *self.last.borrow()),
+            None => panic!(
+                "broker {}: timed out after {timeout:?} waiting for {what}; last: {:?}",
+                self.id,
+                *self.last.borrow()
+            ),
         }
     }
 }

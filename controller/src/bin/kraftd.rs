@@ -139,8 +139,18 @@ async fn run_node(
 ) -> Result<()> {
     let ctl: Arc<Controller> = Controller::start(cfg).await?;
     let mut stop2 = stop.clone();
+    let leaving = ctl.clone();
     server::serve(ctl.clone(), listener, async move {
         let _ = stop2.wait_for(|s| *s).await;
+        // A leader hands over before it goes, so clients wait for one transfer rather than
+        // an election timeout. The server keeps serving until the transfer is done.
+        if let Some(to) = leaving
+            .node()
+            .transfer_leadership(std::time::Duration::from_secs(3))
+            .await
+        {
+            info!(to, "leadership transferred before shutdown");
+        }
     })
     .await?;
     ctl.node().shutdown().await;
@@ -194,7 +204,11 @@ async fn main() -> Result<()> {
                     dev.data_dir.join(format!("node-{id}")),
                     &dev.tuning,
                 )?;
-                let cfg = ControllerConfig { quorum, cluster_id: dev.tuning.cluster_id.clone(), broker_session_timeout_ms: dev.tuning.broker_session_timeout_ms };
+                let cfg = ControllerConfig {
+                    quorum,
+                    cluster_id: dev.tuning.cluster_id.clone(),
+                    broker_session_timeout_ms: dev.tuning.broker_session_timeout_ms,
+                };
                 tasks.push(tokio::spawn(run_node(cfg, listener, rx.clone())));
             }
             println!(
@@ -230,7 +244,11 @@ async fn main() -> Result<()> {
             let listener = TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
-            let cfg = ControllerConfig { quorum, cluster_id: n.tuning.cluster_id.clone(), broker_session_timeout_ms: n.tuning.broker_session_timeout_ms };
+            let cfg = ControllerConfig {
+                quorum,
+                cluster_id: n.tuning.cluster_id.clone(),
+                broker_session_timeout_ms: n.tuning.broker_session_timeout_ms,
+            };
             tokio::spawn(shutdown_signal(tx));
             run_node(cfg, listener, rx).await?;
         }

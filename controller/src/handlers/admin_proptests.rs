@@ -2,7 +2,7 @@
 //! random request sequences through the real handlers, every batch applied as the leader
 //! would, then
 //! * replaying the log on a fresh image, or from a snapshot taken at any point, gives the
-//!   same image;
+//!   same image (reassignment starts, completions and cancels included);
 //! * producer id blocks handed out are pairwise disjoint and the image's next id is past
 //!   all of them.
 
@@ -10,10 +10,12 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::{
-    AllocateProducerIds, AlterConfigsResource, AlterableConfig, BrokerHeartbeat, CreatableTopic,
-    CreatePartitions, CreatePartitionsTopic, CreateTopics, DeleteTopicState, DeleteTopics,
-    IncrementalAlterConfigs, RegisterBroker, allocate_producer_ids, broker_heartbeat,
-    create_partitions, create_topics, delete_topics, incremental_alter_configs, register_broker,
+    AllocateProducerIds, AlterConfigsResource, AlterPartitionReassignments, AlterableConfig,
+    BrokerHeartbeat, CreatableTopic, CreatePartitions, CreatePartitionsTopic, CreateTopics,
+    DeleteTopicState, DeleteTopics, IncrementalAlterConfigs, ReassignablePartition,
+    ReassignableTopic, RegisterBroker, allocate_producer_ids, alter_partition_reassignments,
+    broker_heartbeat, create_partitions, create_topics, delete_topics, incremental_alter_configs,
+    register_broker,
 };
 use crate::ctx::Ctx;
 use crate::error_code::ErrorCode;
@@ -61,6 +63,11 @@ enum Step {
         id: i32,
         stale: bool,
     },
+    Reassign {
+        name: usize,
+        partition: i32,
+        target: Option<Vec<i32>>,
+    },
 }
 
 const TOPIC_KEYS: &[&str] = &["retention.ms", "cleanup.policy", "min.insync.replicas"];
@@ -82,6 +89,8 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(name, op, key, value)| Step::AlterTopic { name, op, key, value }),
         1 => (0..CLUSTER_KEYS.len(), -1..4i64).prop_map(|(key, value)| Step::AlterCluster { key, value }),
         3 => (0..4i32, proptest::bool::weighted(0.1)).prop_map(|(id, stale)| Step::Allocate { id, stale }),
+        2 => (0..NAMES.len(), 0..3i32, proptest::option::weighted(0.8, proptest::collection::vec(0..4i32, 1..4)))
+            .prop_map(|(name, partition, target)| Step::Reassign { name, partition, target }),
     ]
 }
 
@@ -214,6 +223,24 @@ fn records_for(
                 validate_only: false,
             };
             none(incremental_alter_configs(image, &req).records)
+        }
+        Step::Reassign {
+            name,
+            partition,
+            target,
+        } => {
+            let req = AlterPartitionReassignments {
+                topics: vec![ReassignableTopic {
+                    name: NAMES[*name].into(),
+                    partitions: vec![ReassignablePartition {
+                        partition_index: *partition,
+                        replicas: target
+                            .as_ref()
+                            .map(|t| t.iter().copied().map(BrokerId).collect()),
+                    }],
+                }],
+            };
+            none(alter_partition_reassignments(image, &req).records)
         }
         Step::Allocate { id, stale } => {
             let Some(b) = image.broker(BrokerId(*id)) else {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::ControllerResult;
 use crate::ctx::Ctx;
 use crate::error_code::ErrorCode;
+use crate::handlers::complete_reassignment;
 use crate::ids::{BrokerEpoch, BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
 use crate::image::{MetadataImage, PartitionRegistration};
 use crate::partition_change::{PartitionChange, build_partition_change, merged};
@@ -189,17 +190,41 @@ pub fn alter_partition(
                         &change,
                     ) {
                         Some(rec) => {
-                            let after = merged(&p, &rec);
+                            let mut after = merged(&p, &rec);
                             records.push(Record::PartitionChange(rec));
+                            // SPEC §2.9 stage 3: an ISR that now holds every target replica
+                            // completes an ongoing reassignment in the same batch.
+                            let name = topic.map(|tp| tp.name.as_str()).unwrap_or_default();
+                            if let Some(done) = complete_reassignment(
+                                image,
+                                name,
+                                t.topic_id,
+                                data.partition_index,
+                                &after,
+                            ) {
+                                after = merged(&after, &done);
+                                records.push(Record::PartitionChange(done));
+                            }
                             working.insert(key, after.clone());
                             after
                         }
                         None => p,
                     };
+                    // The requester lost leadership to the completed reassignment.
+                    let moved = after.leader != req.broker_id;
                     AlterPartitionPartitionResult {
                         partition_index: data.partition_index,
-                        error_code: ErrorCode::None,
-                        error_message: None,
+                        error_code: if moved {
+                            ErrorCode::NewLeaderElected
+                        } else {
+                            ErrorCode::None
+                        },
+                        error_message: moved.then(|| {
+                            format!(
+                                "The reassignment completed and {} now leads the partition",
+                                after.leader
+                            )
+                        }),
                         leader_id: after.leader,
                         leader_epoch: after.leader_epoch,
                         isr: after.isr,

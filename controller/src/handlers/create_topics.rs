@@ -443,12 +443,15 @@ pub(crate) fn place_partitions(
 
 /// Registered brokers not in controlled shutdown (fenced included): where placement may put
 /// a replica (SPEC §4.8).
+/// Brokers new replicas may go to: registered, unfenced and not shutting down. Stricter than
+/// Kafka, which also places replicas on fenced brokers: a fenced registration is often a
+/// broker that is gone for good (SPEC §7 pain point 4: "RF 6 accepted with 3 live brokers").
 pub(crate) fn usable_brokers(image: &MetadataImage) -> Vec<UsableBroker> {
     image
         .cluster()
         .brokers()
         .values()
-        .filter(|b| !b.in_controlled_shutdown)
+        .filter(|b| !b.in_controlled_shutdown && !b.fenced)
         .map(|b| UsableBroker {
             id: b.broker_id,
             rack: b.rack.clone(),

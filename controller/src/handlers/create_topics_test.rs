@@ -78,18 +78,18 @@ fn create_topics_is_deterministic_given_the_seed() {
 }
 
 #[test]
-fn create_topics_fenced_replicas_are_not_in_isr() {
-    // Broker 3 is registered but fenced: it may hold a follower replica (RF 3 needs it)
-    // but must not be in the ISR (KIP-841).
+fn create_topics_never_places_replicas_on_fenced_brokers() {
+    // Broker 3 is registered but fenced: unlike Kafka, it gets no replica at all (a fenced
+    // registration is often a broker that is gone, SPEC §7 pain point 4); RF 2 fits on the
+    // two unfenced brokers and every replica is in the ISR.
     let mut t = TestImage::new().brokers(1..=3).unfenced(1..=2);
-    let r = create_topics(&t.image, &create_req("t", 4, 3), &mut t.ctx);
+    let r = create_topics(&t.image, &create_req("t", 4, 2), &mut t.ctx);
     assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
     t.apply_all(&r.records);
     for i in 0..4 {
         let p = t.image.partition("t", i).unwrap();
-        assert!(p.replicas.contains(&BrokerId(3)));
-        assert!(!p.isr.contains(&BrokerId(3)), "{p:?}");
-        assert_ne!(p.leader, BrokerId(3));
+        assert!(!p.replicas.contains(&BrokerId(3)), "{p:?}");
+        assert_eq!(p.isr, p.replicas);
         assert_eq!(p.leader, p.isr[0]);
     }
 }
@@ -101,8 +101,8 @@ fn create_topics_rejects_rf_above_registered_brokers() {
     assert_rejected(
         &r,
         ErrorCode::InvalidReplicationFactor,
-        "The target replication factor of 4 cannot be reached because only 3 broker(s) are \
-         registered.",
+        "The target replication factor of 4 cannot be reached because only 3 unfenced broker(s) \
+         are registered.",
     );
 }
 
@@ -403,7 +403,7 @@ fn create_topics_excludes_brokers_in_controlled_shutdown() {
     assert_rejected(
         &r,
         ErrorCode::InvalidReplicationFactor,
-        "only 2 broker(s) are registered",
+        "only 2 unfenced broker(s) are registered",
     );
 }
 
@@ -559,17 +559,16 @@ fn create_topics_defaults_come_from_cluster_broker_config() {
 }
 
 #[test]
-fn create_topics_rejects_rf_above_unfenced_plus_fenced_but_allows_fenced_followers() {
-    // Kafka (SPEC §2.5 rule 7, §4.8) counts registered, non-shutting-down brokers, fenced
-    // included: RF 3 with 2 unfenced + 1 fenced succeeds (the fenced replica is out of the
-    // ISR); RF 4 fails naming the registered count.
+fn create_topics_rejects_rf_above_unfenced_brokers() {
+    // The issue's rule (stricter than Kafka's registered count): RF 3 with 2 unfenced + 1
+    // fenced broker fails naming the unfenced count; RF 2 succeeds.
     let mut t = TestImage::new().brokers(1..=3).unfenced(1..=2);
     let r = create_topics(&t.image, &create_req("t", 1, 3), &mut t.ctx);
-    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
-    let r = create_topics(&t.image, &create_req("t", 1, 4), &mut t.ctx);
     assert_rejected(
         &r,
         ErrorCode::InvalidReplicationFactor,
-        "only 3 broker(s) are registered.",
+        "only 2 unfenced broker(s) are registered.",
     );
+    let r = create_topics(&t.image, &create_req("t", 1, 2), &mut t.ctx);
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
 }

@@ -24,6 +24,7 @@ mod describe_topics;
 mod elect_leaders;
 mod incremental_alter_configs;
 mod list_topics;
+mod reassignments;
 mod register_broker;
 mod update_features;
 
@@ -68,6 +69,12 @@ pub use incremental_alter_configs::{
     IncrementalAlterConfigs, IncrementalAlterConfigsReply, incremental_alter_configs,
 };
 pub use list_topics::{TopicListing, list_topics};
+pub use reassignments::{
+    AlterPartitionReassignments, AlterPartitionReassignmentsReply, OngoingPartitionReassignment,
+    OngoingTopicReassignment, ReassignablePartition, ReassignablePartitionResponse,
+    ReassignableTopic, ReassignableTopicResponse, alter_partition_reassignments,
+    complete_reassignment, list_partition_reassignments,
+};
 pub use register_broker::{
     RegisterBroker, RegisterBrokerReply, register_broker, register_broker_with_sessions,
 };

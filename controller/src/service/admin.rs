@@ -8,8 +8,8 @@ use kraft_proto::admin_service_server::AdminService;
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use super::convert;
 use super::Controller;
+use super::convert;
 use crate::handlers;
 use crate::image::MetadataImage;
 
@@ -31,8 +31,19 @@ fn describe_cluster(ctl: &Controller, i: &MetadataImage) -> pb::DescribeClusterR
     pb::DescribeClusterResponse {
         cluster_id: d.cluster_id.clone().unwrap_or_default(),
         active_controller_id: status.leader.as_ref().map(|l| l.node_id).unwrap_or(0),
-        active_controller_endpoint: status.leader.as_ref().map(|l| l.endpoint.clone()).unwrap_or_default(),
-        voters: status.voters.iter().map(|(id, ep)| pb::Voter { node_id: *id, endpoint: ep.clone() }).collect(),
+        active_controller_endpoint: status
+            .leader
+            .as_ref()
+            .map(|l| l.endpoint.clone())
+            .unwrap_or_default(),
+        voters: status
+            .voters
+            .iter()
+            .map(|(id, ep)| pb::Voter {
+                node_id: *id,
+                endpoint: ep.clone(),
+            })
+            .collect(),
         brokers: convert::brokers_to_pb(&d, i),
         metadata_offset: i.last_applied_offset(),
         answered_by: status.node_id,
@@ -83,8 +94,11 @@ impl AdminService for AdminServiceImpl {
                 req,
                 |m| m.local,
                 |i, m| {
-                    let names: Vec<String> =
-                        if m.names.is_empty() { i.topics().by_name().keys().cloned().collect() } else { m.names.clone() };
+                    let names: Vec<String> = if m.names.is_empty() {
+                        i.topics().by_name().keys().cloned().collect()
+                    } else {
+                        m.names.clone()
+                    };
                     convert::describe_topics_to_pb(handlers::describe_topics(i, &names))
                 },
                 |ch, r| async move { Client::new(ch).describe_topics(r).await },
@@ -188,18 +202,45 @@ impl AdminService for AdminServiceImpl {
             .await
     }
 
+    #[instrument(skip_all, fields(rpc = "AlterPartitionReassignments"))]
     async fn alter_partition_reassignments(
         &self,
-        _req: Request<pb::AlterPartitionReassignmentsRequest>,
+        req: Request<pb::AlterPartitionReassignmentsRequest>,
     ) -> Result<Response<pb::AlterPartitionReassignmentsResponse>, Status> {
-        Err(Status::unimplemented("alter_partition_reassignments: wiring in progress"))
+        let domain = convert::alter_reassignments_from_pb(req.get_ref());
+        self.ctl
+            .write_rpc(
+                req,
+                |i, _, _| handlers::alter_partition_reassignments(i, &domain),
+                |w| convert::alter_reassignments_to_pb(w.reply),
+                |ch, r| async move { Client::new(ch).alter_partition_reassignments(r).await },
+            )
+            .await
     }
 
+    #[instrument(skip_all, fields(rpc = "ListPartitionReassignments"))]
     async fn list_partition_reassignments(
         &self,
-        _req: Request<pb::ListPartitionReassignmentsRequest>,
+        req: Request<pb::ListPartitionReassignmentsRequest>,
     ) -> Result<Response<pb::ListPartitionReassignmentsResponse>, Status> {
-        Err(Status::unimplemented("list_partition_reassignments: wiring in progress"))
+        self.ctl
+            .read_rpc(
+                req,
+                |_| false,
+                |i, m| {
+                    let filter: Vec<(String, Vec<i32>)> = m
+                        .topics
+                        .iter()
+                        .map(|t| (t.topic.clone(), t.partitions.clone()))
+                        .collect();
+                    let filter = (!filter.is_empty()).then_some(filter.as_slice());
+                    convert::list_reassignments_to_pb(handlers::list_partition_reassignments(
+                        i, filter,
+                    ))
+                },
+                |ch, r| async move { Client::new(ch).list_partition_reassignments(r).await },
+            )
+            .await
     }
 
     #[instrument(skip_all, fields(rpc = "DescribeFeatures"))]

@@ -8,8 +8,8 @@ use kraft_proto::broker_service_server::BrokerService;
 use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
-use super::convert::{self, item_error};
 use super::Controller;
+use super::convert::{self, item_error};
 use crate::error_code::ErrorCode;
 use crate::handlers;
 use crate::ids::{BrokerEpoch, BrokerId};
@@ -88,7 +88,9 @@ impl BrokerService for BrokerServiceImpl {
                     let w = self
                         .ctl
                         .write_then(
-                            |i, ctx, hb| handlers::broker_heartbeat_with_sessions(i, &domain, hb, ctx),
+                            |i, ctx, hb| {
+                                handlers::broker_heartbeat_with_sessions(i, &domain, hb, ctx)
+                            },
                             |hb, reply, offset| {
                                 // The batch that moved the broker into controlled shutdown
                                 // fixes the offset the other brokers must reach first.
@@ -106,11 +108,11 @@ impl BrokerService for BrokerServiceImpl {
                         should_shut_down: r.should_shut_down,
                     })
                 },
-                |ch| {
-                    let msg = msg.clone();
-                    async move {
-                        Ok(Client::new(ch).broker_heartbeat(super::forward::forwarded(msg)).await?.into_inner())
-                    }
+                |ch| async move {
+                    Ok(Client::new(ch)
+                        .broker_heartbeat(super::forward::forwarded(msg))
+                        .await?
+                        .into_inner())
                 },
             )
             .await?;
@@ -122,12 +124,16 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::UnregisterBrokerRequest>,
     ) -> Result<Response<pb::UnregisterBrokerResponse>, Status> {
-        let domain = handlers::UnregisterBroker { broker_id: BrokerId(req.get_ref().broker_id) };
+        let domain = handlers::UnregisterBroker {
+            broker_id: BrokerId(req.get_ref().broker_id),
+        };
         self.ctl
             .write_rpc(
                 req,
                 |i, ctx, hb| handlers::unregister_broker(i, &domain, hb, ctx),
-                |w| pb::UnregisterBrokerResponse { error: item_error(w.reply.error_code, w.reply.error_message) },
+                |w| pb::UnregisterBrokerResponse {
+                    error: item_error(w.reply.error_code, w.reply.error_message),
+                },
                 |ch, r| async move { Client::new(ch).unregister_broker(r).await },
             )
             .await

@@ -95,7 +95,8 @@ pub fn register_broker_from_pb(
 }
 
 /// Explicit replica assignments of a CreateTopics request, by topic name.
-pub type Assignments = std::collections::BTreeMap<String, Vec<handlers::CreatableReplicaAssignment>>;
+pub type Assignments =
+    std::collections::BTreeMap<String, Vec<handlers::CreatableReplicaAssignment>>;
 
 pub fn create_topics_assignments_from_pb(r: &pb::CreateTopicsRequest) -> Assignments {
     r.topics
@@ -238,11 +239,14 @@ use crate::ids::{BrokerEpoch, LeaderEpoch, PartitionEpoch, TopicId};
 use crate::records::LeaderRecoveryState;
 
 fn topic_id_from_pb(s: &str, field: &str) -> Result<TopicId, ControllerError> {
-    Uuid::parse_str(s).map(TopicId).map_err(|e| ControllerError::invalid(field, format!("must be a UUID: {e}")))
+    Uuid::parse_str(s)
+        .map(TopicId)
+        .map_err(|e| ControllerError::invalid(field, format!("must be a UUID: {e}")))
 }
 
 fn i8_field(v: i32, field: &str) -> Result<i8, ControllerError> {
-    i8::try_from(v).map_err(|_| ControllerError::invalid(field, format!("{v} does not fit in 8 bits")))
+    i8::try_from(v)
+        .map_err(|_| ControllerError::invalid(field, format!("{v} does not fit in 8 bits")))
 }
 
 fn broker_ids(v: &[i32]) -> Vec<BrokerId> {
@@ -257,25 +261,36 @@ pub fn create_partitions_from_pb(r: &pb::CreatePartitionsRequest) -> handlers::C
             .map(|t| handlers::CreatePartitionsTopic {
                 name: t.name.clone(),
                 count: t.count,
-                assignments: (!t.assignments.is_empty())
-                    .then(|| t.assignments.iter().map(|a| broker_ids(&a.broker_ids)).collect()),
+                assignments: (!t.assignments.is_empty()).then(|| {
+                    t.assignments
+                        .iter()
+                        .map(|a| broker_ids(&a.broker_ids))
+                        .collect()
+                }),
             })
             .collect(),
         validate_only: r.validate_only,
     }
 }
 
-pub fn create_partitions_to_pb(reply: handlers::CreatePartitionsReply) -> pb::CreatePartitionsResponse {
+pub fn create_partitions_to_pb(
+    reply: handlers::CreatePartitionsReply,
+) -> pb::CreatePartitionsResponse {
     pb::CreatePartitionsResponse {
         results: reply
             .results
             .into_iter()
-            .map(|t| pb::CreatePartitionsTopicResult { name: t.name, error: item_error(t.error_code, t.error_message) })
+            .map(|t| pb::CreatePartitionsTopicResult {
+                name: t.name,
+                error: item_error(t.error_code, t.error_message),
+            })
             .collect(),
     }
 }
 
-pub fn delete_topics_from_pb(r: &pb::DeleteTopicsRequest) -> Result<handlers::DeleteTopics, ControllerError> {
+pub fn delete_topics_from_pb(
+    r: &pb::DeleteTopicsRequest,
+) -> Result<handlers::DeleteTopics, ControllerError> {
     let topics = r
         .topics
         .iter()
@@ -284,11 +299,17 @@ pub fn delete_topics_from_pb(r: &pb::DeleteTopicsRequest) -> Result<handlers::De
             let topic_id = if t.topic_id.is_empty() {
                 None
             } else {
-                Some(topic_id_from_pb(&t.topic_id, &format!("topics[{i}].topic_id"))?)
+                Some(topic_id_from_pb(
+                    &t.topic_id,
+                    &format!("topics[{i}].topic_id"),
+                )?)
             };
             let name = (!t.name.is_empty()).then(|| t.name.clone());
             if name.is_none() && topic_id.is_none() {
-                return Err(ControllerError::invalid(format!("topics[{i}]"), "set name or topic_id"));
+                return Err(ControllerError::invalid(
+                    format!("topics[{i}]"),
+                    "set name or topic_id",
+                ));
             }
             Ok(handlers::DeleteTopicState { name, topic_id })
         })
@@ -318,10 +339,16 @@ pub fn elect_leaders_from_pb(r: &pb::ElectLeadersRequest) -> handlers::ElectLead
     let topic_partitions = (!r.topic_partitions.is_empty()).then(|| {
         r.topic_partitions
             .iter()
-            .map(|t| handlers::TopicPartitions { topic: t.topic.clone(), partitions: t.partitions.clone() })
+            .map(|t| handlers::TopicPartitions {
+                topic: t.topic.clone(),
+                partitions: t.partitions.clone(),
+            })
             .collect()
     });
-    handlers::ElectLeaders { election_type, topic_partitions }
+    handlers::ElectLeaders {
+        election_type,
+        topic_partitions,
+    }
 }
 
 pub fn elect_leaders_to_pb(reply: handlers::ElectLeadersReply) -> pb::ElectLeadersResponse {
@@ -344,15 +371,21 @@ pub fn elect_leaders_to_pb(reply: handlers::ElectLeadersReply) -> pb::ElectLeade
     }
 }
 
-pub fn describe_configs_from_pb(r: &pb::DescribeConfigsRequest) -> Result<Vec<handlers::DescribeConfigsResource>, ControllerError> {
+pub fn describe_configs_from_pb(
+    r: &pb::DescribeConfigsRequest,
+) -> Result<Vec<handlers::DescribeConfigsResource>, ControllerError> {
     r.resources
         .iter()
         .enumerate()
         .map(|(i, res)| {
             Ok(handlers::DescribeConfigsResource {
-                resource_type: i8_field(res.resource_type, &format!("resources[{i}].resource_type"))?,
+                resource_type: i8_field(
+                    res.resource_type,
+                    &format!("resources[{i}].resource_type"),
+                )?,
                 resource_name: res.resource_name.clone(),
-                configuration_keys: (!res.configuration_keys.is_empty()).then(|| res.configuration_keys.clone()),
+                configuration_keys: (!res.configuration_keys.is_empty())
+                    .then(|| res.configuration_keys.clone()),
             })
         })
         .collect()
@@ -368,7 +401,9 @@ fn config_source_to_pb(s: crate::topic_config::ConfigSource) -> i32 {
     }) as i32
 }
 
-pub fn describe_configs_to_pb(results: Vec<handlers::DescribeConfigsResult>) -> pb::DescribeConfigsResponse {
+pub fn describe_configs_to_pb(
+    results: Vec<handlers::DescribeConfigsResult>,
+) -> pb::DescribeConfigsResponse {
     pb::DescribeConfigsResponse {
         results: results
             .into_iter()
@@ -402,7 +437,10 @@ pub fn incremental_alter_configs_from_pb(
         .enumerate()
         .map(|(i, res)| {
             Ok(handlers::AlterConfigsResource {
-                resource_type: i8_field(res.resource_type, &format!("resources[{i}].resource_type"))?,
+                resource_type: i8_field(
+                    res.resource_type,
+                    &format!("resources[{i}].resource_type"),
+                )?,
                 resource_name: res.resource_name.clone(),
                 configs: res
                     .configs
@@ -422,10 +460,15 @@ pub fn incremental_alter_configs_from_pb(
             })
         })
         .collect::<Result<Vec<_>, ControllerError>>()?;
-    Ok(handlers::IncrementalAlterConfigs { resources, validate_only: r.validate_only })
+    Ok(handlers::IncrementalAlterConfigs {
+        resources,
+        validate_only: r.validate_only,
+    })
 }
 
-pub fn incremental_alter_configs_to_pb(reply: handlers::IncrementalAlterConfigsReply) -> pb::IncrementalAlterConfigsResponse {
+pub fn incremental_alter_configs_to_pb(
+    reply: handlers::IncrementalAlterConfigsReply,
+) -> pb::IncrementalAlterConfigsResponse {
     pb::IncrementalAlterConfigsResponse {
         responses: reply
             .responses
@@ -444,7 +487,10 @@ pub fn describe_features_to_pb(d: handlers::FeaturesDescription) -> pb::Describe
         finalized: d
             .finalized
             .into_iter()
-            .map(|(name, level)| pb::FinalizedFeature { name, level: i32::from(level) })
+            .map(|(name, level)| pb::FinalizedFeature {
+                name,
+                level: i32::from(level),
+            })
             .collect(),
         supported: d
             .supported
@@ -458,7 +504,9 @@ pub fn describe_features_to_pb(d: handlers::FeaturesDescription) -> pb::Describe
     }
 }
 
-pub fn update_features_from_pb(r: &pb::UpdateFeaturesRequest) -> Result<handlers::UpdateFeatures, ControllerError> {
+pub fn update_features_from_pb(
+    r: &pb::UpdateFeaturesRequest,
+) -> Result<handlers::UpdateFeatures, ControllerError> {
     let feature_updates = r
         .feature_updates
         .iter()
@@ -466,8 +514,12 @@ pub fn update_features_from_pb(r: &pb::UpdateFeaturesRequest) -> Result<handlers
         .map(|(i, f)| {
             let upgrade_type = match pb::FeatureUpgradeType::try_from(f.upgrade_type) {
                 Ok(pb::FeatureUpgradeType::Upgrade) => handlers::FeatureUpgradeType::Upgrade,
-                Ok(pb::FeatureUpgradeType::SafeDowngrade) => handlers::FeatureUpgradeType::SafeDowngrade,
-                Ok(pb::FeatureUpgradeType::UnsafeDowngrade) => handlers::FeatureUpgradeType::UnsafeDowngrade,
+                Ok(pb::FeatureUpgradeType::SafeDowngrade) => {
+                    handlers::FeatureUpgradeType::SafeDowngrade
+                }
+                Ok(pb::FeatureUpgradeType::UnsafeDowngrade) => {
+                    handlers::FeatureUpgradeType::UnsafeDowngrade
+                }
                 _ => {
                     return Err(ControllerError::invalid(
                         format!("feature_updates[{i}].upgrade_type"),
@@ -476,19 +528,32 @@ pub fn update_features_from_pb(r: &pb::UpdateFeaturesRequest) -> Result<handlers
                 }
             };
             let max_version_level = i16::try_from(f.max_version_level).map_err(|_| {
-                ControllerError::invalid(format!("feature_updates[{i}].max_version_level"), "must fit in 16 bits")
+                ControllerError::invalid(
+                    format!("feature_updates[{i}].max_version_level"),
+                    "must fit in 16 bits",
+                )
             })?;
-            Ok(handlers::FeatureUpdate { feature: f.feature.clone(), max_version_level, upgrade_type })
+            Ok(handlers::FeatureUpdate {
+                feature: f.feature.clone(),
+                max_version_level,
+                upgrade_type,
+            })
         })
         .collect::<Result<Vec<_>, ControllerError>>()?;
-    Ok(handlers::UpdateFeatures { feature_updates, validate_only: r.validate_only })
+    Ok(handlers::UpdateFeatures {
+        feature_updates,
+        validate_only: r.validate_only,
+    })
 }
 
 pub fn update_features_to_pb(reply: handlers::UpdateFeaturesReply) -> pb::UpdateFeaturesResponse {
     let mut results: Vec<pb::UpdatableFeatureResult> = reply
         .results
         .into_iter()
-        .map(|r| pb::UpdatableFeatureResult { feature: r.feature, error: item_error(r.error_code, r.error_message) })
+        .map(|r| pb::UpdatableFeatureResult {
+            feature: r.feature,
+            error: item_error(r.error_code, r.error_message),
+        })
         .collect();
     if reply.error_code != ErrorCode::None && results.is_empty() {
         results.push(pb::UpdatableFeatureResult {
@@ -499,7 +564,9 @@ pub fn update_features_to_pb(reply: handlers::UpdateFeaturesReply) -> pb::Update
     pb::UpdateFeaturesResponse { results }
 }
 
-pub fn alter_partition_from_pb(r: &pb::AlterPartitionRequest) -> Result<handlers::AlterPartition, ControllerError> {
+pub fn alter_partition_from_pb(
+    r: &pb::AlterPartitionRequest,
+) -> Result<handlers::AlterPartition, ControllerError> {
     let topics = r
         .topics
         .iter()
@@ -527,17 +594,27 @@ pub fn alter_partition_from_pb(r: &pb::AlterPartitionRequest) -> Result<handlers
                         new_isr_with_epochs: p
                             .new_isr_with_epochs
                             .iter()
-                            .map(|b| handlers::BrokerState { broker_id: BrokerId(b.broker_id), broker_epoch: BrokerEpoch(b.broker_epoch) })
+                            .map(|b| handlers::BrokerState {
+                                broker_id: BrokerId(b.broker_id),
+                                broker_epoch: BrokerEpoch(b.broker_epoch),
+                            })
                             .collect(),
                         leader_recovery_state,
                         partition_epoch: PartitionEpoch(p.partition_epoch),
                     })
                 })
                 .collect::<Result<Vec<_>, ControllerError>>()?;
-            Ok(handlers::AlterPartitionTopic { topic_id, partitions })
+            Ok(handlers::AlterPartitionTopic {
+                topic_id,
+                partitions,
+            })
         })
         .collect::<Result<Vec<_>, ControllerError>>()?;
-    Ok(handlers::AlterPartition { broker_id: BrokerId(r.broker_id), broker_epoch: BrokerEpoch(r.broker_epoch), topics })
+    Ok(handlers::AlterPartition {
+        broker_id: BrokerId(r.broker_id),
+        broker_epoch: BrokerEpoch(r.broker_epoch),
+        topics,
+    })
 }
 
 pub fn alter_partition_to_pb(reply: handlers::AlterPartitionReply) -> pb::AlterPartitionResponse {
@@ -559,6 +636,74 @@ pub fn alter_partition_to_pb(reply: handlers::AlterPartitionReply) -> pb::AlterP
                         isr: p.isr.iter().map(|b| b.0).collect(),
                         leader_recovery_state: i32::from(p.leader_recovery_state.code()),
                         partition_epoch: p.partition_epoch.0,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn alter_reassignments_from_pb(
+    r: &pb::AlterPartitionReassignmentsRequest,
+) -> handlers::AlterPartitionReassignments {
+    handlers::AlterPartitionReassignments {
+        topics: r
+            .topics
+            .iter()
+            .map(|t| handlers::ReassignableTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| handlers::ReassignablePartition {
+                        partition_index: p.partition_index,
+                        replicas: p.replicas.as_ref().map(|l| broker_ids(&l.broker_ids)),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn alter_reassignments_to_pb(
+    reply: handlers::AlterPartitionReassignmentsReply,
+) -> pb::AlterPartitionReassignmentsResponse {
+    pb::AlterPartitionReassignmentsResponse {
+        responses: reply
+            .responses
+            .into_iter()
+            .map(|t| pb::ReassignableTopicResponse {
+                name: t.name,
+                partitions: t
+                    .partitions
+                    .into_iter()
+                    .map(|p| pb::ReassignablePartitionResponse {
+                        partition_index: p.partition_index,
+                        error: item_error(p.error_code, p.error_message),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn list_reassignments_to_pb(
+    topics: Vec<handlers::OngoingTopicReassignment>,
+) -> pb::ListPartitionReassignmentsResponse {
+    let ids = |v: &[BrokerId]| v.iter().map(|b| b.0).collect::<Vec<_>>();
+    pb::ListPartitionReassignmentsResponse {
+        topics: topics
+            .into_iter()
+            .map(|t| pb::OngoingTopicReassignment {
+                name: t.name,
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| pb::OngoingPartitionReassignment {
+                        partition_index: p.partition_index,
+                        replicas: ids(&p.replicas),
+                        adding_replicas: ids(&p.adding_replicas),
+                        removing_replicas: ids(&p.removing_replicas),
                     })
                     .collect(),
             })

@@ -49,7 +49,11 @@ pub struct ControllerConfig {
 impl ControllerConfig {
     /// A config with Kafka's defaults (broker session timeout 9 s).
     pub fn new(quorum: QuorumConfig) -> Self {
-        Self { quorum, cluster_id: None, broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS }
+        Self {
+            quorum,
+            cluster_id: None,
+            broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+        }
     }
 }
 
@@ -129,7 +133,11 @@ impl Controller {
     /// its records and waits until they are applied here. Only the active controller writes.
     pub async fn write<R>(
         &self,
-        handler: impl FnOnce(&MetadataImage, &mut Ctx, &mut BrokerHeartbeatManager) -> ControllerResult<R>,
+        handler: impl FnOnce(
+            &MetadataImage,
+            &mut Ctx,
+            &mut BrokerHeartbeatManager,
+        ) -> ControllerResult<R>,
     ) -> Result<Written<R>, ControllerError> {
         self.write_then(handler, |_, _, _| {}).await
     }
@@ -138,11 +146,17 @@ impl Controller {
     /// for soft state that needs it (the controlled-shutdown offset).
     pub async fn write_then<R>(
         &self,
-        handler: impl FnOnce(&MetadataImage, &mut Ctx, &mut BrokerHeartbeatManager) -> ControllerResult<R>,
+        handler: impl FnOnce(
+            &MetadataImage,
+            &mut Ctx,
+            &mut BrokerHeartbeatManager,
+        ) -> ControllerResult<R>,
         after: impl FnOnce(&mut BrokerHeartbeatManager, &R, Option<u64>),
     ) -> Result<Written<R>, ControllerError> {
         if !self.node.is_leader() {
-            return Err(ControllerError::NotController { leader: self.node.leader() });
+            return Err(ControllerError::NotController {
+                leader: self.node.leader(),
+            });
         }
         let mut guard = self.writer.lock().await;
         let w = &mut *guard;
@@ -161,7 +175,10 @@ impl Controller {
         let result = self.read_local(|image| handler(image, &mut w.ctx, &mut w.heartbeats));
         if result.records.is_empty() {
             after(&mut w.heartbeats, &result.reply, None);
-            return Ok(Written { reply: result.reply, offset: None });
+            return Ok(Written {
+                reply: result.reply,
+                offset: None,
+            });
         }
         let data = RecordBatch::new(result.records)
             .encode()
@@ -172,10 +189,15 @@ impl Controller {
         match ApplyOutcome::decode(&reply) {
             Ok(ApplyOutcome::Applied) => {
                 after(&mut w.heartbeats, &result.reply, Some(offset));
-                Ok(Written { reply: result.reply, offset: Some(offset) })
+                Ok(Written {
+                    reply: result.reply,
+                    offset: Some(offset),
+                })
             }
             Ok(ApplyOutcome::Rejected { reason }) => Err(ControllerError::Stale(reason)),
-            Err(e) => Err(ControllerError::Raft(format!("undecodable apply outcome: {e}"))),
+            Err(e) => Err(ControllerError::Raft(format!(
+                "undecodable apply outcome: {e}"
+            ))),
         }
     }
 }
@@ -195,7 +217,10 @@ async fn fencing_loop(ctl: std::sync::Weak<Controller>) {
             continue;
         }
         for _ in 0..1000 {
-            match c.write(|image, ctx, hb| handlers::fence_stale_brokers(image, hb, ctx)).await {
+            match c
+                .write(|image, ctx, hb| handlers::fence_stale_brokers(image, hb, ctx))
+                .await
+            {
                 Ok(w) if w.reply.is_some() => {
                     info!(broker_id = ?w.reply, offset = ?w.offset, "fenced broker after session expiry")
                 }
