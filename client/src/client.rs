@@ -312,6 +312,69 @@ impl Client {
         .await
     }
 
+    /// `AdminService.DescribeQuorum`: leader, epoch, high watermark and replica states.
+    pub async fn describe_quorum(
+        &self,
+    ) -> Result<kraft_proto::DescribeQuorumResponse, ClientError> {
+        self.call(
+            "DescribeQuorum",
+            kraft_proto::DescribeQuorumRequest {},
+            |ch, r| async move { AdminServiceClient::new(ch).describe_quorum(r).await },
+        )
+        .await
+    }
+
+    /// `AdminService.AddRaftVoter`: the controller at `endpoint` catches up, then votes.
+    pub async fn add_raft_voter(
+        &self,
+        req: kraft_proto::AddRaftVoterRequest,
+    ) -> Result<kraft_proto::AddRaftVoterResponse, ClientError> {
+        self.call("AddRaftVoter", req, |ch, r| async move {
+            AdminServiceClient::new(ch).add_raft_voter(r).await
+        })
+        .await
+    }
+
+    /// `AdminService.RemoveRaftVoter`.
+    pub async fn remove_raft_voter(
+        &self,
+        voter_id: u64,
+    ) -> Result<kraft_proto::RemoveRaftVoterResponse, ClientError> {
+        self.call(
+            "RemoveRaftVoter",
+            kraft_proto::RemoveRaftVoterRequest { voter_id },
+            |ch, r| async move { AdminServiceClient::new(ch).remove_raft_voter(r).await },
+        )
+        .await
+    }
+
+    /// `AdminService.TransferLeadership` to voter `to`.
+    pub async fn transfer_leadership(
+        &self,
+        to: u64,
+    ) -> Result<kraft_proto::TransferLeadershipResponse, ClientError> {
+        self.call(
+            "TransferLeadership",
+            kraft_proto::TransferLeadershipRequest { to },
+            |ch, r| async move { AdminServiceClient::new(ch).transfer_leadership(r).await },
+        )
+        .await
+    }
+
+    /// `AdminService.DumpMetadata`: the contacted controller's image once it has applied
+    /// `min_offset`.
+    pub async fn dump_metadata(
+        &self,
+        min_offset: u64,
+    ) -> Result<kraft_proto::DumpMetadataResponse, ClientError> {
+        self.call(
+            "DumpMetadata",
+            kraft_proto::DumpMetadataRequest { min_offset },
+            |ch, r| async move { AdminServiceClient::new(ch).dump_metadata(r).await },
+        )
+        .await
+    }
+
     /// `BrokerService.RegisterBroker`. The reply's `error` carries refusals such as
     /// `INCONSISTENT_CLUSTER_ID` or `DUPLICATE_BROKER_REGISTRATION`.
     pub async fn register_broker(

@@ -7,7 +7,10 @@
 //!   fails over on transient errors.
 //! * [`ClientError`]: transport and gRPC failures. Per-item outcomes stay values: each reply
 //!   item carries an `ItemError` with Kafka's error code (0 = NONE); see [`item_failure`].
-//! * [`simulate::BrokerSimulator`]: fake brokers that register and heartbeat (KIP-631).
+//! * [`broker`]: a broker's session ([`broker::BrokerClient`]) and metadata image
+//!   ([`broker::MetadataCache`], following `FetchMetadata`), for Rust broker authors.
+//! * [`simulate::BrokerSimulator`]: fake brokers built on [`broker`] that register, follow the
+//!   metadata stream and heartbeat their applied offset (KIP-631).
 //! * [`render`]: Kafka-shaped text and JSON renderings used by `kraftctl`.
 //! * [`args`]: parsers for `kraftctl`'s Kafka-syntax arguments (`--add-config k=[a,b]`,
 //!   reassignment JSON files) and the requests built from them.
@@ -21,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod broker;
 mod client;
 mod config;
 mod endpoints;

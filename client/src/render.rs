@@ -28,6 +28,7 @@ use crate::simulate::RegisteredBroker;
 mod brokers;
 mod configs;
 mod partitions;
+mod quorum;
 mod topics_admin;
 
 pub use brokers::{
@@ -40,6 +41,9 @@ pub use configs::{
 pub use partitions::{
     ELECTION_NOT_NEEDED, alter_reassignments, alter_reassignments_json, elect_leaders,
     elect_leaders_json, list_reassignments, list_reassignments_json,
+};
+pub use quorum::{
+    describe_quorum, dump_metadata, max_follower_lag, max_follower_lag_time_ms, quorum_change,
 };
 pub use topics_admin::{
     create_partitions, create_partitions_json, delete_topics, delete_topics_json,

@@ -1,11 +1,12 @@
-//! [`BrokerSimulator`]: fake brokers that register and heartbeat like Kafka brokers do
+//! [`BrokerSimulator`]: fake brokers built on [`crate::broker`]: each registers, follows the
+//! metadata stream with its own [`MetadataCache`] and heartbeats the offset it really applied
 //! (KIP-631), so a controller quorum can be exercised without a data plane.
 //!
 //! ```text
 //! register():  DescribeCluster(local=false) -> cluster_id
-//!              RegisterBroker(id, fresh incarnation_id, PLAINTEXT 127.0.0.1:19092+id) per broker
-//! run():       every interval: DescribeCluster(local=true) -> metadata_offset
-//!              BrokerHeartbeat(id, epoch, current_metadata_offset) per broker -> status
+//!              per broker: MetadataCache (FetchMetadata from the bootstrap list) +
+//!              BrokerClient::register_in(id, fresh incarnation_id, PLAINTEXT 127.0.0.1:19092+id)
+//! run():       every interval: BrokerHeartbeat(id, epoch, cache offset) per broker -> status
 //! wait_unfenced(): until every broker's last heartbeat said is_fenced == false
 //! ```
 
@@ -14,19 +15,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kraft_proto::{BrokerHeartbeatRequest, ItemError, Listener, RegisterBrokerRequest};
+use kraft_proto::Listener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use crate::{Client, ClientError, item_failure};
-
-/// Kafka's STALE_BROKER_EPOCH: the controller has a newer registration for this broker.
-const STALE_BROKER_EPOCH: i32 = 77;
-/// Kafka's BROKER_ID_NOT_REGISTERED: the controller does not know the broker (any more).
-const BROKER_ID_NOT_REGISTERED: i32 = 102;
+pub use crate::broker::HeartbeatStatus;
+use crate::broker::{BrokerClient, BrokerConfig, MetadataCache};
+use crate::{Client, ClientError};
 
 /// What to simulate. [`Default`] is one broker with id 1, no racks, 2 s heartbeats.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,19 +68,6 @@ pub struct RegisteredBroker {
     pub listener: Listener,
 }
 
-/// The last heartbeat answer of one broker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HeartbeatStatus {
-    /// Whether the controller considers the broker fenced.
-    pub is_fenced: bool,
-    /// Whether the broker's metadata offset has caught up.
-    pub is_caught_up: bool,
-    /// Whether the controller asks the broker to shut down.
-    pub should_shut_down: bool,
-    /// A non-zero error from the reply, if any.
-    pub error: Option<ItemError>,
-}
-
 /// Registers brokers `first_id..first_id + count` and heartbeats them until shut down.
 ///
 /// Cheap to clone; clones share state, so one clone can [`run`](Self::run) in a spawned task
@@ -94,16 +79,18 @@ pub struct BrokerSimulator {
 
 #[derive(Debug)]
 struct Inner {
-    client: Client,
     config: SimulatorConfig,
     cluster_id: String,
+    /// The brokers' sessions, each with its own metadata cache.
+    sessions: BTreeMap<i32, BrokerClient>,
     /// Registration and last heartbeat answer per broker id; `None` until the first answer.
     state: watch::Sender<BTreeMap<i32, (RegisteredBroker, Option<HeartbeatStatus>)>>,
 }
 
 impl BrokerSimulator {
     /// Fetches the cluster id from the active controller and registers every broker, each with
-    /// a fresh random v4 `incarnation_id`.
+    /// a fresh random v4 `incarnation_id` and its own [`MetadataCache`] following the
+    /// controllers of `client`.
     ///
     /// Fails on the first broker whose registration fails, as an RPC error or as
     /// [`ClientError::Item`] with the reply's Kafka error.
@@ -111,46 +98,58 @@ impl BrokerSimulator {
         let cluster = client.describe_cluster(false).await?;
         let cluster_id = cluster.cluster_id;
         let mut brokers = BTreeMap::new();
+        let mut sessions = BTreeMap::new();
         for i in 0..config.count {
             let broker_id = broker_id(config.first_id, i)?;
-            let broker = RegisteredBroker {
-                broker_id,
-                broker_epoch: -1,
-                incarnation_id: Uuid::new_v4(),
+            let listener = Listener {
+                name: "PLAINTEXT".to_owned(),
+                host: "127.0.0.1".to_owned(),
+                port: u32::from(config.base_port).saturating_add_signed(broker_id),
+                security_protocol: "PLAINTEXT".to_owned(),
+            };
+            let broker_config = BrokerConfig {
                 rack: (config.racks > 0).then(|| {
                     format!(
                         "rack-{}",
                         i64::from(broker_id).rem_euclid(config.racks.into())
                     )
                 }),
-                listener: Listener {
-                    name: "PLAINTEXT".to_owned(),
-                    host: "127.0.0.1".to_owned(),
-                    port: u32::from(config.base_port).saturating_add_signed(broker_id),
-                    security_protocol: "PLAINTEXT".to_owned(),
-                },
+                heartbeat_interval: config.interval,
+                ..BrokerConfig::new(broker_id, listener.clone())
             };
-            let epoch = register_one(&client, &cluster_id, &broker).await?;
-            brokers.insert(
-                broker_id,
-                (
-                    RegisteredBroker {
-                        broker_epoch: epoch,
-                        ..broker
-                    },
-                    None,
-                ),
-            );
+            let session = BrokerClient::register_in(
+                client.clone(),
+                MetadataCache::for_client(&client),
+                cluster_id.clone(),
+                broker_config,
+            )
+            .await?;
+            brokers.insert(broker_id, (registered(&session, listener), None));
+            sessions.insert(broker_id, session);
         }
         let (state, _) = watch::channel(brokers);
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
                 config,
                 cluster_id,
+                sessions,
                 state,
             }),
         })
+    }
+
+    /// Each broker's metadata cache, by id.
+    pub fn caches(&self) -> BTreeMap<i32, MetadataCache> {
+        self.inner
+            .sessions
+            .iter()
+            .map(|(id, s)| (*id, s.cache().clone()))
+            .collect()
+    }
+
+    /// Each broker's session, by id (for AlterPartition or a controlled shutdown).
+    pub fn sessions(&self) -> BTreeMap<i32, BrokerClient> {
+        self.inner.sessions.clone()
     }
 
     /// The cluster id the brokers registered with.
@@ -181,9 +180,8 @@ impl BrokerSimulator {
     /// Heartbeats every broker at once every `interval`, starting immediately, until
     /// `shutdown` completes.
     ///
-    /// Each round first reads the contacted controller's applied offset
-    /// (`DescribeCluster(local=true)`) and reports it as `current_metadata_offset`, so the
-    /// brokers look caught up. RPC failures are logged and the round is retried at the next
+    /// Each broker reports the offset its own [`MetadataCache`] has applied as
+    /// `current_metadata_offset`. RPC failures are logged and the round is retried at the next
     /// tick, so the simulator rides out a controller failover. A broker refused with
     /// `STALE_BROKER_EPOCH` or `BROKER_ID_NOT_REGISTERED` registers again with the same
     /// incarnation id, as a Kafka broker does after losing its session.
@@ -191,7 +189,6 @@ impl BrokerSimulator {
         let mut tick = tokio::time::interval(self.inner.config.interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
-        let mut offset: i64 = 0;
         loop {
             tokio::select! {
                 () = &mut shutdown => {
@@ -205,7 +202,7 @@ impl BrokerSimulator {
                     info!("broker simulator shutting down");
                     return;
                 }
-                () = self.round(&mut offset) => {}
+                () = self.round() => {}
             }
         }
     }
@@ -243,20 +240,12 @@ impl BrokerSimulator {
     }
 
     /// One heartbeat round over every broker.
-    async fn round(&self, offset: &mut i64) {
-        let client = &self.inner.client;
-        match client.describe_cluster(true).await {
-            // Offsets beyond i64::MAX cannot happen in practice; saturate rather than wrap.
-            Ok(c) => *offset = i64::try_from(c.metadata_offset).unwrap_or(i64::MAX),
-            Err(e) => {
-                warn!(error = %e, offset = *offset, "describe cluster failed; reusing last offset")
-            }
-        }
+    async fn round(&self) {
         let mut beats = JoinSet::new();
-        for broker in self.brokers() {
+        for session in self.inner.sessions.values() {
             let this = self.clone();
-            let offset = *offset;
-            beats.spawn(async move { this.heartbeat(broker, offset).await });
+            let session = session.clone();
+            beats.spawn(async move { this.heartbeat(session).await });
         }
         while let Some(joined) = beats.join_next().await {
             if let Err(e) = joined {
@@ -265,58 +254,42 @@ impl BrokerSimulator {
         }
     }
 
-    async fn heartbeat(&self, broker: RegisteredBroker, offset: i64) {
-        let id = broker.broker_id;
-        let req = BrokerHeartbeatRequest {
-            broker_id: id,
-            broker_epoch: broker.broker_epoch,
-            current_metadata_offset: offset,
-            want_fence: false,
-            want_shut_down: false,
-        };
-        let resp = match self.inner.client.broker_heartbeat(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(broker_id = id, error = %e, "heartbeat failed");
-                return;
+    async fn heartbeat(&self, session: BrokerClient) {
+        let id = session.broker_id();
+        let result = session.heartbeat().await;
+        // Re-registration may have moved the epoch even when the call failed afterwards.
+        let epoch = session.broker_epoch();
+        if let Err(e) = &result {
+            warn!(broker_id = id, error = %e, "heartbeat failed");
+        }
+        // The session's last answer: also set when the answer came but re-registering after
+        // it failed.
+        let status = session.status();
+        if let Ok(s) = &result {
+            debug!(broker_id = id, fenced = s.is_fenced, caught_up = s.is_caught_up, offset = ?session.cache().offset(), "heartbeat");
+            if s.should_shut_down {
+                warn!(broker_id = id, "controller asks the broker to shut down");
             }
-        };
-        let error = item_failure(resp.error.as_ref()).cloned();
-        let status = HeartbeatStatus {
-            is_fenced: resp.is_fenced,
-            is_caught_up: resp.is_caught_up,
-            should_shut_down: resp.should_shut_down,
-            error: error.clone(),
-        };
-        debug!(
-            broker_id = id,
-            fenced = status.is_fenced,
-            caught_up = status.is_caught_up,
-            "heartbeat"
-        );
-        if status.should_shut_down {
-            warn!(broker_id = id, "controller asks the broker to shut down");
         }
         self.inner.state.send_modify(|m| {
             if let Some(entry) = m.get_mut(&id) {
-                entry.1 = Some(status);
+                entry.0.broker_epoch = epoch;
+                if status.is_some() {
+                    entry.1 = status;
+                }
             }
         });
-        let Some(err) = error else { return };
-        warn!(broker_id = id, code = err.error_code, name = %err.error_name, message = %err.error_message, "heartbeat refused");
-        if matches!(
-            err.error_code,
-            STALE_BROKER_EPOCH | BROKER_ID_NOT_REGISTERED
-        ) {
-            match register_one(&self.inner.client, &self.inner.cluster_id, &broker).await {
-                Ok(epoch) => self.inner.state.send_modify(|m| {
-                    if let Some(entry) = m.get_mut(&id) {
-                        entry.0.broker_epoch = epoch;
-                    }
-                }),
-                Err(e) => warn!(broker_id = id, error = %e, "re-registration failed"),
-            }
-        }
+    }
+}
+
+/// The public view of one registered session.
+fn registered(session: &BrokerClient, listener: Listener) -> RegisteredBroker {
+    RegisteredBroker {
+        broker_id: session.broker_id(),
+        broker_epoch: session.broker_epoch(),
+        incarnation_id: session.config().incarnation_id,
+        rack: session.config().rack.clone(),
+        listener,
     }
 }
 
@@ -329,35 +302,4 @@ fn broker_id(first_id: i32, i: u32) -> Result<i32, ClientError> {
             field: "count".to_owned(),
             rule: format!("broker ids {first_id}..{first_id}+{i} overflow i32"),
         })
-}
-
-async fn register_one(
-    client: &Client,
-    cluster_id: &str,
-    broker: &RegisteredBroker,
-) -> Result<i64, ClientError> {
-    let req = RegisterBrokerRequest {
-        broker_id: broker.broker_id,
-        cluster_id: cluster_id.to_owned(),
-        incarnation_id: broker.incarnation_id.to_string(),
-        listeners: vec![broker.listener.clone()],
-        rack: broker.rack.clone(),
-        features: Vec::new(),
-    };
-    let resp = client.register_broker(req).await?;
-    if let Some(e) = item_failure(resp.error.as_ref()) {
-        return Err(ClientError::Item {
-            rpc: "RegisterBroker",
-            item: format!("broker {}", broker.broker_id),
-            error_code: e.error_code,
-            error_name: e.error_name.clone(),
-            error_message: e.error_message.clone(),
-        });
-    }
-    info!(
-        broker_id = broker.broker_id,
-        broker_epoch = resp.broker_epoch,
-        "registered broker"
-    );
-    Ok(resp.broker_epoch)
 }

@@ -1,5 +1,5 @@
 //! The client against an in-process fake controller on `127.0.0.1:0`: failover, retry policy,
-//! and the broker simulator's register → heartbeat → unfenced flow.
+//! and the broker simulator's register → follow metadata → heartbeat → unfenced flow.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -86,6 +86,50 @@ fn err(code: i32, name: &str, message: &str) -> Option<ItemError> {
 
 #[tonic::async_trait]
 impl AdminService for Fake {
+    async fn describe_quorum(
+        &self,
+        _req: Request<DescribeQuorumRequest>,
+    ) -> Result<Response<DescribeQuorumResponse>, Status> {
+        Err(Status::unimplemented(
+            "describe_quorum is not used by these tests",
+        ))
+    }
+
+    async fn add_raft_voter(
+        &self,
+        _req: Request<AddRaftVoterRequest>,
+    ) -> Result<Response<AddRaftVoterResponse>, Status> {
+        Err(Status::unimplemented(
+            "add_raft_voter is not used by these tests",
+        ))
+    }
+
+    async fn remove_raft_voter(
+        &self,
+        _req: Request<RemoveRaftVoterRequest>,
+    ) -> Result<Response<RemoveRaftVoterResponse>, Status> {
+        Err(Status::unimplemented(
+            "remove_raft_voter is not used by these tests",
+        ))
+    }
+
+    async fn transfer_leadership(
+        &self,
+        _req: Request<TransferLeadershipRequest>,
+    ) -> Result<Response<TransferLeadershipResponse>, Status> {
+        Err(Status::unimplemented(
+            "transfer_leadership is not used by these tests",
+        ))
+    }
+
+    async fn dump_metadata(
+        &self,
+        _req: Request<DumpMetadataRequest>,
+    ) -> Result<Response<DumpMetadataResponse>, Status> {
+        Err(Status::unimplemented(
+            "dump_metadata is not used by these tests",
+        ))
+    }
     async fn create_partitions(
         &self,
         req: Request<CreatePartitionsRequest>,
@@ -517,6 +561,35 @@ impl AdminService for Fake {
 
 #[tonic::async_trait]
 impl BrokerService for Fake {
+    type FetchMetadataStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<FetchMetadataResponse, Status>> + Send>,
+    >;
+
+    /// An image at `OFFSET` (empty but for its offset), then silence: the simulator's caches
+    /// reach `OFFSET` and report it in heartbeats.
+    async fn fetch_metadata(
+        &self,
+        _: Request<FetchMetadataRequest>,
+    ) -> Result<Response<Self::FetchMetadataStream>, Status> {
+        use tokio_stream::StreamExt as _;
+        let mut image = kraft_controller::MetadataImage::new();
+        image
+            .apply(&kraft_controller::RecordBatch::default(), OFFSET)
+            .unwrap();
+        let first = FetchMetadataResponse {
+            payload: Some(fetch_metadata_response::Payload::Image(
+                MetadataImageChunk {
+                    offset: OFFSET as i64,
+                    position: 0,
+                    data: image.encode().unwrap(),
+                    last: true,
+                },
+            )),
+        };
+        let stream = tokio_stream::iter([Ok(first)]).chain(tokio_stream::pending());
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn unregister_broker(
         &self,
         req: Request<UnregisterBrokerRequest>,

@@ -24,12 +24,17 @@
 //!
 //! Module map: `ids` (newtypes), `records/`, `image/` (+ `apply`), `handlers/` (one file
 //! per RPC), `placement` (rack-aware replica placement, SPEC §4.8), `topic_name` (§4.9),
-//! `topic_config` (accepted topic configs, defaults and validators); the run-time side:
-//! `machine` (the image as openraft's state machine), `service/` (the single writer, tonic
-//! services, forwarding, error mapping) and `server` (one gRPC server per controller).
+//! `topic_config` (accepted topic configs, defaults and validators), `committed` (one
+//! committed log entry → the image, shared with brokers); the run-time side, behind the
+//! `server` cargo feature (on by default): `machine` (the image as openraft's state machine),
+//! `service/` (the single writer, tonic services, forwarding, error mapping) and `server` (one
+//! gRPC server per controller). Brokers depend on this crate with `default-features = false`
+//! to apply the metadata stream with exactly the controllers' code.
 
 #![warn(missing_docs)]
 
+pub mod committed;
+pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod error_code;
@@ -37,11 +42,14 @@ pub mod handlers;
 pub mod heartbeats;
 pub mod ids;
 pub mod image;
+#[cfg(feature = "server")]
 pub mod machine;
 pub mod partition_change;
 pub mod placement;
 pub mod records;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod service;
 pub mod topic_config;
 pub mod topic_name;

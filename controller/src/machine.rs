@@ -1,26 +1,13 @@
 //! The metadata image as the Raft state machine: how committed log entries reach
-//! [`MetadataImage::apply`].
+//! [`MetadataImage::apply`] (through [`crate::committed::apply_entry`], which brokers run too).
 
 use std::io;
 
 use kraft_storage::{Command, CommandReply, Machine};
-use serde::{Deserialize, Serialize};
-use tracing::error;
 
+pub use crate::committed::ApplyOutcome;
+use crate::committed::apply_entry;
 use crate::image::MetadataImage;
-use crate::records::RecordBatch;
-
-/// What applying one committed batch did, as returned to the proposer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ApplyOutcome {
-    /// Every record was applied.
-    Applied,
-    /// A guard rejected the batch; the image is unchanged except for its offset.
-    Rejected {
-        /// The guard that failed.
-        reason: String,
-    },
-}
 
 impl ApplyOutcome {
     /// Decodes a reply produced by [`Machine::apply`] below.
@@ -39,29 +26,11 @@ fn reply(outcome: &ApplyOutcome) -> CommandReply {
 
 impl Machine for MetadataImage {
     fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply {
-        let outcome = match RecordBatch::decode(&command.data) {
-            Ok(batch) => match MetadataImage::apply(self, &batch, log_index) {
-                Ok(()) => ApplyOutcome::Applied,
-                Err(e) => ApplyOutcome::Rejected {
-                    reason: e.to_string(),
-                },
-            },
-            Err(e) => ApplyOutcome::Rejected {
-                reason: format!("undecodable record batch: {e}"),
-            },
-        };
-        if let ApplyOutcome::Rejected { reason } = &outcome {
-            // Identical on every replica: the same batch fails the same guard everywhere.
-            error!(log_index, %reason, "rejected record batch");
-            self.apply_blank(log_index);
-        }
-        reply(&outcome)
+        reply(&apply_entry(self, log_index, Some(&command.data)))
     }
 
     fn apply_blank(&mut self, log_index: u64) {
-        if let Err(e) = MetadataImage::apply(self, &RecordBatch::default(), log_index) {
-            error!(log_index, error = %e, "could not advance the applied offset");
-        }
+        apply_entry(self, log_index, None);
     }
 
     fn encode(&self) -> Result<Vec<u8>, io::Error> {

@@ -41,7 +41,8 @@ impl QuorumConfig {
 
     /// Checks the rules that openraft and the bootstrap rely on.
     pub fn validate(&self) -> Result<(), QuorumError> {
-        if !self.voters.contains_key(&self.node_id) {
+        // An empty voter set means "joining": the node waits to be added by the quorum.
+        if !self.voters.is_empty() && !self.voters.contains_key(&self.node_id) {
             return Err(QuorumError::Config(format!(
                 "--node-id {} is not in --voters ({})",
                 self.node_id,

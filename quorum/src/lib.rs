@@ -15,10 +15,12 @@
 
 pub mod config;
 pub mod error;
+pub mod membership;
 pub mod network;
 pub mod node;
 
 pub use config::{QuorumConfig, parse_voters};
 pub use error::{LeaderHint, QuorumError};
 pub use kraft_storage::{Command, CommandReply, Machine};
+pub use membership::{QuorumDescription, ReplicaState, VoterChangeRefused};
 pub use node::{Node, QuorumStatus};

@@ -1,6 +1,7 @@
 //! One controller's Raft node: storage, openraft, bootstrap, propose, leader lookups.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub struct Node<M: Machine> {
     raft: KraftRaft<M>,
     machine: Arc<RwLock<M>>,
     network: NetworkFactory,
+    /// A reader of the Raft log (shares sled's `Db` with the store openraft writes).
+    log: LogStore,
 }
 
 impl<M: Machine> Clone for Node<M> {
@@ -61,6 +64,7 @@ impl<M: Machine> Clone for Node<M> {
             raft: self.raft.clone(),
             machine: self.machine.clone(),
             network: self.network.clone(),
+            log: self.log.clone(),
         }
     }
 }
@@ -100,11 +104,12 @@ impl<M: Machine> Node<M> {
                 .map_err(|e| QuorumError::Config(e.to_string()))?,
         );
         let network = NetworkFactory::default();
+        let log_reader = log.clone();
         let raft = Raft::new(config.node_id, raft_config, network.clone(), log, sm)
             .await
             .map_err(|e| QuorumError::Fatal(e.to_string()))?;
 
-        if pristine {
+        if pristine && !config.voters.is_empty() {
             let members: BTreeMap<u64, BasicNode> = config
                 .voters
                 .iter()
@@ -131,6 +136,7 @@ impl<M: Machine> Node<M> {
             raft,
             machine,
             network,
+            log: log_reader,
         })
     }
 
@@ -147,6 +153,24 @@ impl<M: Machine> Node<M> {
     /// The replicated application state.
     pub fn machine(&self) -> Arc<RwLock<M>> {
         self.machine.clone()
+    }
+
+    /// Index of the last entry applied to the machine here (committed, so never rewritten).
+    pub fn last_applied(&self) -> Option<u64> {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .last_applied
+            .map(|l| l.index)
+    }
+
+    /// The log entries with an index in `range` still in the local log, in index order, as
+    /// `(index, command)`; `None` for entries without a command (blank, membership).
+    ///
+    /// Purged entries are absent, so check the indexes for gaps. Read only up to
+    /// [`Node::last_applied`]: later entries may be uncommitted and truncated.
+    pub fn read_log(&self, range: Range<u64>) -> Result<Vec<(u64, Option<Command>)>, QuorumError> {
+        Ok(self.log.read_commands(range)?)
     }
 
     /// A tonic channel to `addr`, shared with Raft traffic (for forwarding requests).
@@ -207,6 +231,56 @@ impl<M: Machine> Node<M> {
             Err(RaftError::APIError(e)) => Err(QuorumError::Raft(e.to_string())),
             Err(RaftError::Fatal(e)) => Err(QuorumError::Fatal(e.to_string())),
         }
+    }
+
+    /// A linearizable read barrier usable on any node: the leader confirms its leadership
+    /// with a quorum (ReadIndex); a follower asks the leader for that read index and waits
+    /// until it has applied up to it. Reads of the local state after this returns are
+    /// linearizable.
+    pub async fn read_barrier(&self, timeout: Duration) -> Result<(), QuorumError> {
+        if self.is_leader() {
+            return self.ensure_linearizable().await;
+        }
+        let leader = self
+            .leader()
+            .ok_or(QuorumError::NotLeader { leader: None })?;
+        let channel = self
+            .channel(&leader.endpoint)
+            .map_err(|e| QuorumError::Raft(e.to_string()))?;
+        let mut client = kraft_proto::raft_service_client::RaftServiceClient::new(channel);
+        let mut req = tonic::Request::new(kraft_proto::ReadIndexRequest {});
+        req.set_timeout(timeout);
+        let index = client
+            .read_index(req)
+            .await
+            .map_err(|_| QuorumError::NotLeader {
+                leader: Some(leader.clone()),
+            })?
+            .into_inner()
+            .read_index;
+        // A follower that cannot catch up in time (partitioned, or removed from the quorum)
+        // sends the caller to the leader rather than failing the read.
+        let in_quorum = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .get_node(&self.id)
+            .is_some();
+        if !in_quorum {
+            return Err(QuorumError::NotLeader {
+                leader: Some(leader.clone()),
+            });
+        }
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read barrier")
+            .await
+            .map_err(|_| QuorumError::NotLeader {
+                leader: Some(leader),
+            })?;
+        Ok(())
     }
 
     /// True when this node currently believes it leads.

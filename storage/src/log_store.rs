@@ -6,19 +6,19 @@
 
 use std::fmt::Debug;
 use std::io;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 
-use openraft::OptionalSend;
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{EntryPayload, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::StorageError;
 use crate::keyspace::{self, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE, LOG_TREE, META_TREE};
-use crate::types::{Entry, LogId, TypeConfig, Vote};
+use crate::types::{Command, Entry, LogId, TypeConfig, Vote};
 
 /// sled-backed Raft log. Cheap to clone: clones share one `Db`.
 #[derive(Clone)]
@@ -67,6 +67,28 @@ impl LogStore {
     /// True when the log holds no entries.
     pub fn is_empty(&self) -> bool {
         self.inner.log.is_empty()
+    }
+
+    /// The entries with an index in `range` that are in the log now, in index order, as
+    /// `(index, command)`; `None` for entries that carry no command (blank, membership).
+    ///
+    /// Entries purged or not (yet) written are absent, so callers check the indexes for gaps.
+    /// Only committed entries are stable: an uncommitted tail may still be truncated.
+    pub fn read_commands(
+        &self,
+        range: Range<u64>,
+    ) -> Result<Vec<(u64, Option<Command>)>, StorageError> {
+        Ok(self
+            .read_range(range.start, Some(range.end))?
+            .into_iter()
+            .map(|e| {
+                let index = e.index();
+                match e.payload {
+                    EntryPayload::Normal(cmd) => (index, Some(cmd)),
+                    EntryPayload::Blank | EntryPayload::Membership(_) => (index, None),
+                }
+            })
+            .collect())
     }
 
     fn get_meta<T: DeserializeOwned>(&self, key: &'static [u8]) -> Result<Option<T>, StorageError> {

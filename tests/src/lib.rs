@@ -193,6 +193,48 @@ impl Cluster {
         node.child = Some(child);
     }
 
+    /// Adds node `id` (not in the voter string) and starts it with `--join` pointing at the
+    /// current nodes: it waits as an observer until the quorum adds it.
+    pub fn spawn_joiner(&mut self, id: u64) {
+        assert_eq!(
+            id as usize,
+            self.nodes.len() + 1,
+            "joiners take the next id"
+        );
+        let join = self.bootstrap();
+        let node = NodeProc {
+            id,
+            addr: format!("127.0.0.1:{}", free_port()),
+            data_dir: self.dir.path().join(format!("node-{id}")),
+            log_path: self.dir.path().join(format!("node-{id}.log")),
+            child: None,
+        };
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&node.log_path)
+            .expect("open node log");
+        let child = Command::new(binary("kraftd"))
+            .arg("--node-id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(&node.addr)
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--join")
+            .arg(&join)
+            .args(&self.extra_args)
+            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
+            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn kraftd");
+        self.nodes.push(NodeProc {
+            child: Some(child),
+            ..node
+        });
+    }
+
     /// Kills node `id` with SIGKILL and reaps it.
     pub fn kill(&mut self, id: u64) {
         if let Some(mut child) = self.node_mut(id).child.take() {
@@ -206,7 +248,21 @@ impl Cluster {
         if let Some(mut child) = self.node_mut(id).child.take() {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let _ = child.wait();
+            // Bounded: a node that does not exit within 30 s is killed, and the test fails.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match child.try_wait() {
+                    Ok(Some(_)) => break,
+                    Ok(None) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        panic!("node {id} did not exit within 30 s of SIGTERM");
+                    }
+                }
+            }
         }
     }
 

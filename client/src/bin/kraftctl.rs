@@ -113,6 +113,12 @@ enum Command {
     /// Describe, upgrade and downgrade feature levels (like kafka-features.sh).
     #[command(subcommand)]
     Features(FeaturesCommand),
+    /// The controller quorum (like kafka-metadata-quorum.sh).
+    #[command(subcommand)]
+    Quorum(QuorumCommand),
+    /// The metadata image (like kafka-metadata-shell).
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -541,6 +547,68 @@ fn main() -> ExitCode {
     }
 }
 
+#[derive(Subcommand, Debug)]
+enum QuorumCommand {
+    /// Leader, epoch, high watermark and lag (--status, the default) or per-replica state.
+    Describe(QuorumDescribeArgs),
+    /// Add a controller: it catches up as an observer, then becomes a voter.
+    AddController(AddControllerArgs),
+    /// Remove a voter.
+    RemoveController(RemoveControllerArgs),
+    /// Hand leadership to another voter.
+    TransferLeader(TransferLeaderArgs),
+}
+
+#[derive(Args, Debug)]
+struct QuorumDescribeArgs {
+    /// Summary: leader, epoch, high watermark, max follower lag (default).
+    #[arg(long, conflicts_with = "replication")]
+    status: bool,
+    /// One row per voter and observer.
+    #[arg(long)]
+    replication: bool,
+}
+
+#[derive(Args, Debug)]
+struct AddControllerArgs {
+    /// Node id of the new controller.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    id: u64,
+    /// host:port of the new controller's listener.
+    #[arg(long)]
+    endpoint: String,
+    /// How long the new controller may take to catch up, in ms.
+    #[arg(long, default_value_t = 60_000)]
+    timeout_ms: u32,
+}
+
+#[derive(Args, Debug)]
+struct RemoveControllerArgs {
+    /// Node id of the voter to remove.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    id: u64,
+}
+
+#[derive(Args, Debug)]
+struct TransferLeaderArgs {
+    /// Node id of the voter to hand leadership to.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    to: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum MetadataCommand {
+    /// Print the contacted controller's metadata image as JSON.
+    Dump(DumpArgs),
+}
+
+#[derive(Args, Debug)]
+struct DumpArgs {
+    /// Wait until the controller has applied at least this offset.
+    #[arg(long, default_value_t = 0)]
+    offset: u64,
+}
+
 /// What to do, with its request built and checked: everything but the RPC.
 #[derive(Debug)]
 enum Action {
@@ -577,6 +645,19 @@ enum Action {
     ListReassignments,
     DescribeFeatures,
     UpdateFeatures(UpdateFeaturesRequest),
+    DescribeQuorum {
+        replication: bool,
+    },
+    AddController(AddControllerArgs),
+    RemoveController {
+        id: u64,
+    },
+    TransferLeader {
+        to: u64,
+    },
+    DumpMetadata {
+        offset: u64,
+    },
 }
 
 /// Builds the request of `command`, checking the rules clap's attributes cannot express; a
@@ -723,6 +804,19 @@ fn plan(command: Command) -> Result<Action, clap::Error> {
         }
         Command::Reassignments(ReassignmentsCommand::List) => Action::ListReassignments,
         Command::Features(FeaturesCommand::Describe) => Action::DescribeFeatures,
+        Command::Quorum(QuorumCommand::Describe(args)) => Action::DescribeQuorum {
+            replication: args.replication,
+        },
+        Command::Quorum(QuorumCommand::AddController(args)) => Action::AddController(args),
+        Command::Quorum(QuorumCommand::RemoveController(args)) => {
+            Action::RemoveController { id: args.id }
+        }
+        Command::Quorum(QuorumCommand::TransferLeader(args)) => {
+            Action::TransferLeader { to: args.to }
+        }
+        Command::Metadata(MetadataCommand::Dump(args)) => Action::DumpMetadata {
+            offset: args.offset,
+        },
         Command::Features(FeaturesCommand::Upgrade(args)) => {
             Action::UpdateFeatures(UpdateFeaturesRequest {
                 feature_updates: vec![FeatureUpdate {
@@ -790,6 +884,50 @@ async fn run(bootstrap: &str, action: Action, format: Format) -> anyhow::Result<
             render::unregister_broker(id, &client.unregister_broker(id).await?, format)
         }
         Action::Simulate(args) => return simulate(client, args, format).await,
+        Action::DescribeQuorum { replication } => {
+            let cluster_id = client.describe_cluster(false).await?.cluster_id;
+            render::describe_quorum(
+                &client.describe_quorum().await?,
+                &cluster_id,
+                replication,
+                format,
+            )
+        }
+        Action::AddController(args) => {
+            let req = kraft_client::proto::AddRaftVoterRequest {
+                voter_id: args.id,
+                endpoint: args.endpoint.clone(),
+                timeout_ms: args.timeout_ms,
+            };
+            let resp = client.add_raft_voter(req).await?;
+            render::quorum_change(
+                &format!(
+                    "Added controller {} ({}) as a voter.",
+                    args.id, args.endpoint
+                ),
+                resp.error.as_ref(),
+                format,
+            )
+        }
+        Action::RemoveController { id } => {
+            let resp = client.remove_raft_voter(id).await?;
+            render::quorum_change(
+                &format!("Removed controller {id} from the voters."),
+                resp.error.as_ref(),
+                format,
+            )
+        }
+        Action::TransferLeader { to } => {
+            let resp = client.transfer_leadership(to).await?;
+            render::quorum_change(
+                &format!("Controller {} now leads.", resp.new_leader_id),
+                resp.error.as_ref(),
+                format,
+            )
+        }
+        Action::DumpMetadata { offset } => {
+            render::dump_metadata(&client.dump_metadata(offset).await?, format)
+        }
         Action::ElectLeaders(req) => {
             let election_type = req.election_type;
             render::elect_leaders(election_type, &client.elect_leaders(req).await?, format)

@@ -2,19 +2,24 @@
 //!
 //! `kraftd --node-id 1 --listen 127.0.0.1:9093 --data-dir DIR --voters 1@h:9093,2@h:9094,3@h:9095`
 //! runs one controller of a static quorum; `kraftd dev` runs a local 3-node quorum in one
-//! process with data under `./data`.
+//! process with data under `./data`. In a pod: `kraftd --config /etc/kraftd/kraftd.toml` with
+//! `node_id_from = "hostname"` and `voters_from_dns` (see `kraft_controller::config`).
+//! Settings layer flags > `KRAFTD_*` env > `--config` file > defaults; the effective
+//! configuration is logged once at start, secrets redacted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use kraft_controller::config::{self, Layer, NodeConfig, NodeIdFrom, system_hostname};
 use kraft_controller::server;
 use kraft_controller::service::{Controller, ControllerConfig};
 use kraft_quorum::{QuorumConfig, parse_voters};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,47 +41,125 @@ enum Command {
     Dev(DevArgs),
 }
 
-#[derive(Args, Debug)]
+/// Tuning flags. Each also reads `KRAFTD_<NAME>` and the config file's `<name>` key; flags win
+/// over the environment, which wins over the file, which wins over the defaults shown.
+#[derive(Args, Debug, Default)]
 struct Tuning {
-    /// Raft heartbeat interval in milliseconds.
-    #[arg(long, default_value_t = 50, env = "KRAFTD_HEARTBEAT_MS")]
-    heartbeat_ms: u64,
-    /// Raft election timeout range in milliseconds, `MIN,MAX`.
-    #[arg(long, default_value = "300,600", env = "KRAFTD_ELECTION_TIMEOUT_MS")]
-    election_timeout_ms: String,
-    /// Take a snapshot (and purge the log behind it) every N committed entries.
-    #[arg(long, default_value_t = 10_000, env = "KRAFTD_SNAPSHOT_EVERY")]
-    snapshot_every: u64,
-    /// Entries kept in the log behind the latest snapshot.
-    #[arg(long, default_value_t = 1_000, env = "KRAFTD_SNAPSHOT_KEEP")]
-    snapshot_keep: u64,
-    /// Cluster id to write if this quorum is new (default: random, Kafka-style).
-    #[arg(long, env = "KRAFTD_CLUSTER_ID")]
+    /// Raft heartbeat interval in milliseconds [env KRAFTD_HEARTBEAT_MS] [default 50].
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
+    /// Raft election timeout range in milliseconds, `MIN,MAX` [env KRAFTD_ELECTION_TIMEOUT_MS]
+    /// [default 300,600].
+    #[arg(long)]
+    election_timeout_ms: Option<String>,
+    /// Take a snapshot (and purge the log behind it) every N committed entries
+    /// [env KRAFTD_SNAPSHOT_EVERY] [default 10000].
+    #[arg(long)]
+    snapshot_every: Option<u64>,
+    /// Entries kept in the log behind the latest snapshot [env KRAFTD_SNAPSHOT_KEEP]
+    /// [default 1000].
+    #[arg(long)]
+    snapshot_keep: Option<u64>,
+    /// Cluster id to write if this quorum is new (default: random, Kafka-style)
+    /// [env KRAFTD_CLUSTER_ID].
+    #[arg(long)]
     cluster_id: Option<String>,
-    /// Kafka's broker.session.timeout.ms: a broker not heard from for this long is fenced.
-    #[arg(long, default_value_t = 9000, env = "KRAFTD_BROKER_SESSION_TIMEOUT_MS")]
-    broker_session_timeout_ms: i64,
-    /// Log format: text or json.
-    #[arg(long, default_value = "text", env = "KRAFTD_LOG_FORMAT")]
-    log_format: String,
+    /// Kafka's broker.session.timeout.ms: a broker not heard from for this long is fenced
+    /// [env KRAFTD_BROKER_SESSION_TIMEOUT_MS] [default 9000].
+    #[arg(long)]
+    broker_session_timeout_ms: Option<i64>,
+    /// Log format: text or json [env KRAFTD_LOG_FORMAT] [default text].
+    #[arg(long)]
+    log_format: Option<String>,
 }
 
+impl Tuning {
+    fn layer(&self) -> Layer {
+        Layer {
+            heartbeat_ms: self.heartbeat_ms,
+            election_timeout_ms: self.election_timeout_ms.clone(),
+            snapshot_every: self.snapshot_every,
+            snapshot_keep: self.snapshot_keep,
+            cluster_id: self.cluster_id.clone(),
+            broker_session_timeout_ms: self.broker_session_timeout_ms,
+            log_format: self.log_format.clone(),
+            ..Layer::default()
+        }
+    }
+}
+
+/// Node flags (see `kraft_controller::config` for the layering and the pod keys).
 #[derive(Args, Debug)]
 struct NodeArgs {
-    /// This controller's node id (must be one of --voters).
-    #[arg(long, env = "KRAFTD_NODE_ID")]
+    /// TOML config file; its keys are the flag names with `_` (e.g. `data_dir`).
+    #[arg(long, env = "KRAFTD_CONFIG")]
+    config: Option<PathBuf>,
+    /// This controller's node id, one of the voters [env KRAFTD_NODE_ID].
+    #[arg(long)]
     node_id: Option<u64>,
-    /// Address to listen on for gRPC (Raft, broker and admin services).
-    #[arg(long, env = "KRAFTD_LISTEN")]
+    /// Derive the node id from the StatefulSet ordinal in the hostname plus
+    /// --node-id-offset: `kraft-2` -> 3 [file/env: node_id_from = "hostname"].
+    #[arg(long)]
+    node_id_from_hostname: bool,
+    /// Added to the hostname's ordinal [env KRAFTD_NODE_ID_OFFSET] [default 1].
+    #[arg(long)]
+    node_id_offset: Option<u64>,
+    /// Use this hostname instead of the kernel's for --node-id-from-hostname
+    /// [env KRAFTD_HOSTNAME].
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Fills `{namespace}` in --voters-from-dns [env KRAFTD_NAMESPACE].
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Address to listen on for gRPC (Raft, broker and admin services) [env KRAFTD_LISTEN].
+    #[arg(long)]
     listen: Option<String>,
-    /// Data directory (Raft log and snapshots).
-    #[arg(long, env = "KRAFTD_DATA_DIR")]
+    /// Data directory (Raft log and snapshots) [env KRAFTD_DATA_DIR].
+    #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Static voters, as KRaft's controller.quorum.voters: `1@host:port,2@host:port,...`.
-    #[arg(long, env = "KRAFTD_VOTERS")]
+    /// Static voters, as KRaft's controller.quorum.voters: `1@host:port,2@host:port,...`
+    /// [env KRAFTD_VOTERS].
+    #[arg(long)]
     voters: Option<String>,
+    /// Voter endpoint template, e.g. `kraft-{ordinal}.kraft-headless.{namespace}.svc:9093`;
+    /// expands for ordinals 0..--replicas, node id = ordinal + offset
+    /// [env KRAFTD_VOTERS_FROM_DNS].
+    #[arg(long)]
+    voters_from_dns: Option<String>,
+    /// Join an existing quorum through these controllers (`host:port,...`) instead of
+    /// --voters: the node starts empty, catches up as an observer and is promoted to voter
+    /// [env KRAFTD_JOIN].
+    #[arg(long)]
+    join: Option<String>,
+    /// Number of voters --voters-from-dns expands to [env KRAFTD_REPLICAS].
+    #[arg(long)]
+    replicas: Option<u64>,
+    /// Tests and local runs without DNS: `HOST:PORT=ADDR:PORT,...` replaces voter endpoints
+    /// [env KRAFTD_RESOLVE].
+    #[arg(long)]
+    resolve: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
+}
+
+impl NodeArgs {
+    fn layer(&self) -> Layer {
+        Layer {
+            node_id: self.node_id,
+            node_id_from: self.node_id_from_hostname.then_some(NodeIdFrom::Hostname),
+            node_id_offset: self.node_id_offset,
+            hostname: self.hostname.clone(),
+            namespace: self.namespace.clone(),
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            voters: self.voters.clone(),
+            voters_from_dns: self.voters_from_dns.clone(),
+            join: self.join.clone(),
+            replicas: self.replicas,
+            resolve: self.resolve.clone(),
+            ..self.tuning.layer()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -105,26 +188,36 @@ fn init_tracing(format: &str) {
     }
 }
 
+fn env_layer() -> Result<Layer> {
+    Ok(Layer::from_env(|k| std::env::var(k).ok())?)
+}
+
+/// `flags > env > file > defaults` for a node.
+fn node_config(n: &NodeArgs) -> Result<NodeConfig> {
+    let file = match &n.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            Layer::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Layer::default(),
+    };
+    Ok(Layer::layered(n.layer(), env_layer()?, file).resolve(system_hostname)?)
+}
+
 fn quorum_config(
     node_id: u64,
     voters: &str,
     data_dir: PathBuf,
-    t: &Tuning,
+    t: &config::Tuning,
 ) -> Result<QuorumConfig> {
-    let voters = parse_voters(voters)?;
+    let voters = if voters.is_empty() {
+        Default::default()
+    } else {
+        parse_voters(voters)?
+    };
     let mut q = QuorumConfig::new(node_id, voters, data_dir);
-    let (lo, hi) = t
-        .election_timeout_ms
-        .split_once(',')
-        .context("--election-timeout-ms must be MIN,MAX")?;
-    q.election_timeout_ms = (
-        lo.trim()
-            .parse()
-            .context("--election-timeout-ms MIN must be an integer")?,
-        hi.trim()
-            .parse()
-            .context("--election-timeout-ms MAX must be an integer")?,
-    );
+    q.election_timeout_ms = t.election_timeout_ms;
     q.heartbeat_ms = t.heartbeat_ms;
     q.snapshot_every = t.snapshot_every;
     q.keep_after_snapshot = t.snapshot_keep;
@@ -132,29 +225,88 @@ fn quorum_config(
     Ok(q)
 }
 
+/// How long in-flight RPCs may finish after leadership has been handed over. Long-lived
+/// streams (a broker's metadata stream) never finish by themselves, and a graceful server
+/// shutdown would wait for them until the kubelet's SIGKILL (terminationGracePeriodSeconds,
+/// 30 s in deploy/): past this drain they are cut, and clients reconnect elsewhere.
+const DRAIN_AFTER_TRANSFER: Duration = Duration::from_secs(5);
+
 async fn run_node(
     cfg: ControllerConfig,
     listener: TcpListener,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let ctl: Arc<Controller> = Controller::start(cfg).await?;
+    let (handed_over_tx, mut handed_over) = watch::channel(false);
     let mut stop2 = stop.clone();
     let leaving = ctl.clone();
-    server::serve(ctl.clone(), listener, async move {
+    let serve = server::serve(ctl.clone(), listener, async move {
         let _ = stop2.wait_for(|s| *s).await;
         // A leader hands over before it goes, so clients wait for one transfer rather than
         // an election timeout. The server keeps serving until the transfer is done.
         if let Some(to) = leaving
             .node()
-            .transfer_leadership(std::time::Duration::from_secs(3))
+            .transfer_leadership(Duration::from_secs(3))
             .await
         {
             info!(to, "leadership transferred before shutdown");
         }
-    })
-    .await?;
+        let _ = handed_over_tx.send(true);
+    });
+    tokio::select! {
+        res = serve => res?,
+        _ = async {
+            let _ = handed_over.wait_for(|h| *h).await;
+            tokio::time::sleep(DRAIN_AFTER_TRANSFER).await;
+        } => {
+            warn!(drain = ?DRAIN_AFTER_TRANSFER, "closing connections still open after the drain");
+        }
+    }
     ctl.node().shutdown().await;
     Ok(())
+}
+
+/// Asks the quorum (through any of `join`'s controllers) to add this node as a voter, until
+/// it is one. The leader adds it as a learner, waits for it to catch up, then promotes it.
+async fn join_quorum(join: String, node_id: u64, endpoint: String) {
+    use kraft_proto::admin_service_client::AdminServiceClient;
+    let targets: Vec<String> = join
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut backoff = Duration::from_millis(200);
+    for attempt in 0u32.. {
+        let Some(target) = targets.get(attempt as usize % targets.len().max(1)) else {
+            return;
+        };
+        let req = kraft_proto::AddRaftVoterRequest {
+            voter_id: node_id,
+            endpoint: endpoint.clone(),
+            timeout_ms: 60_000,
+        };
+        let outcome = match AdminServiceClient::connect(format!("http://{target}")).await {
+            Ok(mut c) => c
+                .add_raft_voter(req)
+                .await
+                .map(|r| r.into_inner().error)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(e)
+                if e.as_ref()
+                    .is_none_or(|e| e.error_code == 0 || e.error_name == "DUPLICATE_VOTER") =>
+            {
+                info!(node_id, via = %target, "joined the quorum as a voter");
+                return;
+            }
+            Ok(e) => warn!(node_id, via = %target, error = ?e, "join refused; retrying"),
+            Err(e) => warn!(node_id, via = %target, error = %e, "join failed; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 async fn shutdown_signal(tx: watch::Sender<bool>) {
@@ -184,7 +336,13 @@ async fn main() -> Result<()> {
     let (tx, rx) = watch::channel(false);
     match cli.command {
         Some(Command::Dev(dev)) => {
-            init_tracing(&dev.tuning.log_format);
+            // Dev mode layers tuning flags over KRAFTD_* over the defaults (no file).
+            let tuning = dev
+                .tuning
+                .layer()
+                .over(env_layer()?.over(Layer::defaults()));
+            let tuning = tuning.tuning()?;
+            init_tracing(&tuning.log_format);
             let ports: Vec<u16> = (0..3).map(|i| dev.base_port + i).collect();
             let voters = ports
                 .iter()
@@ -202,12 +360,12 @@ async fn main() -> Result<()> {
                     id,
                     &voters,
                     dev.data_dir.join(format!("node-{id}")),
-                    &dev.tuning,
+                    &tuning,
                 )?;
                 let cfg = ControllerConfig {
                     quorum,
-                    cluster_id: dev.tuning.cluster_id.clone(),
-                    broker_session_timeout_ms: dev.tuning.broker_session_timeout_ms,
+                    cluster_id: tuning.cluster_id.clone(),
+                    broker_session_timeout_ms: tuning.broker_session_timeout_ms,
                 };
                 tasks.push(tokio::spawn(run_node(cfg, listener, rx.clone())));
             }
@@ -231,25 +389,25 @@ async fn main() -> Result<()> {
             }
         }
         None => {
-            let n = cli.node;
-            init_tracing(&n.tuning.log_format);
-            let (Some(node_id), Some(listen), Some(data_dir), Some(voters)) =
-                (n.node_id, n.listen, n.data_dir, n.voters)
-            else {
-                bail!(
-                    "--node-id, --listen, --data-dir and --voters are required (or use `kraftd dev`)"
-                );
-            };
-            let quorum = quorum_config(node_id, &voters, data_dir, &n.tuning)?;
-            let listener = TcpListener::bind(&listen)
+            let c = node_config(&cli.node)?;
+            init_tracing(&c.tuning.log_format);
+            info!(node_id = c.node_id, config = %c.display(), "effective configuration");
+            if let Some(r) = &c.resolve {
+                warn!(resolve = %r, "voter endpoints rewritten by `resolve` (tests / no DNS)");
+            }
+            let quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
+            let listener = TcpListener::bind(&c.listen)
                 .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+                .with_context(|| format!("cannot listen on {}", c.listen))?;
             let cfg = ControllerConfig {
                 quorum,
-                cluster_id: n.tuning.cluster_id.clone(),
-                broker_session_timeout_ms: n.tuning.broker_session_timeout_ms,
+                cluster_id: c.tuning.cluster_id.clone(),
+                broker_session_timeout_ms: c.tuning.broker_session_timeout_ms,
             };
             tokio::spawn(shutdown_signal(tx));
+            if let Some(join) = c.join.clone() {
+                tokio::spawn(join_quorum(join, c.node_id, c.listen.clone()));
+            }
             run_node(cfg, listener, rx).await?;
         }
     }

@@ -10,6 +10,7 @@ use tracing::instrument;
 
 use super::Controller;
 use super::convert;
+use super::forward::{forwarded, is_forwarded};
 use crate::handlers;
 use crate::image::MetadataImage;
 
@@ -272,5 +273,110 @@ impl AdminService for AdminServiceImpl {
                 |ch, r| async move { Client::new(ch).update_features(r).await },
             )
             .await
+    }
+
+    #[instrument(skip_all, fields(rpc = "DescribeQuorum"))]
+    async fn describe_quorum(
+        &self,
+        req: Request<pb::DescribeQuorumRequest>,
+    ) -> Result<Response<pb::DescribeQuorumResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .ctl
+            .on_leader(
+                fwd,
+                || async { self.ctl.describe_quorum_pb() },
+                |ch| async move {
+                    Ok(Client::new(ch)
+                        .describe_quorum(forwarded(msg))
+                        .await?
+                        .into_inner())
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    #[instrument(skip_all, fields(rpc = "AddRaftVoter"))]
+    async fn add_raft_voter(
+        &self,
+        req: Request<pb::AddRaftVoterRequest>,
+    ) -> Result<Response<pb::AddRaftVoterResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .ctl
+            .on_leader(
+                fwd,
+                || async { self.ctl.add_voter_pb(&msg).await },
+                |ch| {
+                    let msg = msg.clone();
+                    async move {
+                        Ok(Client::new(ch)
+                            .add_raft_voter(forwarded(msg))
+                            .await?
+                            .into_inner())
+                    }
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    #[instrument(skip_all, fields(rpc = "RemoveRaftVoter"))]
+    async fn remove_raft_voter(
+        &self,
+        req: Request<pb::RemoveRaftVoterRequest>,
+    ) -> Result<Response<pb::RemoveRaftVoterResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .ctl
+            .on_leader(
+                fwd,
+                || async { self.ctl.remove_voter_pb(&msg).await },
+                |ch| async move {
+                    Ok(Client::new(ch)
+                        .remove_raft_voter(forwarded(msg))
+                        .await?
+                        .into_inner())
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    #[instrument(skip_all, fields(rpc = "TransferLeadership"))]
+    async fn transfer_leadership(
+        &self,
+        req: Request<pb::TransferLeadershipRequest>,
+    ) -> Result<Response<pb::TransferLeadershipResponse>, Status> {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .ctl
+            .on_leader(
+                fwd,
+                || async { self.ctl.transfer_leadership_pb(&msg).await },
+                |ch| async move {
+                    Ok(Client::new(ch)
+                        .transfer_leadership(forwarded(msg))
+                        .await?
+                        .into_inner())
+                },
+            )
+            .await?;
+        Ok(Response::new(out))
+    }
+
+    #[instrument(skip_all, fields(rpc = "DumpMetadata"))]
+    async fn dump_metadata(
+        &self,
+        req: Request<pb::DumpMetadataRequest>,
+    ) -> Result<Response<pb::DumpMetadataResponse>, Status> {
+        Ok(Response::new(
+            self.ctl.dump_metadata_pb(req.get_ref()).await?,
+        ))
     }
 }

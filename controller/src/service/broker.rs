@@ -28,6 +28,20 @@ impl BrokerServiceImpl {
 
 #[tonic::async_trait]
 impl BrokerService for BrokerServiceImpl {
+    type FetchMetadataStream = super::fetch_metadata::FetchMetadataStream;
+
+    /// Served by every controller from its own applied log (no forwarding).
+    #[instrument(skip_all, fields(rpc = "FetchMetadata", offset = req.get_ref().offset))]
+    async fn fetch_metadata(
+        &self,
+        req: Request<pb::FetchMetadataRequest>,
+    ) -> Result<Response<Self::FetchMetadataStream>, Status> {
+        Ok(Response::new(super::fetch_metadata::fetch_metadata(
+            self.ctl.clone(),
+            req.into_inner(),
+        )))
+    }
+
     #[instrument(skip_all, fields(rpc = "RegisterBroker", broker_id = req.get_ref().broker_id))]
     async fn register_broker(
         &self,

@@ -8,7 +8,9 @@
 pub mod admin;
 pub mod broker;
 mod convert;
+pub mod fetch_metadata;
 pub mod forward;
+mod quorum_ops;
 mod rpc;
 pub mod status;
 
@@ -79,6 +81,7 @@ pub struct Controller {
     node: Node<MetadataImage>,
     writer: Mutex<Writer>,
     cluster_id: Option<String>,
+    caught_up: quorum_ops::CaughtUpTracker,
 }
 
 fn now_ms() -> u64 {
@@ -101,9 +104,11 @@ impl Controller {
                 ready_term: None,
             }),
             cluster_id: config.cluster_id,
+            caught_up: quorum_ops::CaughtUpTracker::default(),
         });
         tokio::spawn(activation_loop(Arc::downgrade(&ctl)));
         tokio::spawn(fencing_loop(Arc::downgrade(&ctl)));
+        tokio::spawn(quorum_ops::caught_up_loop(Arc::downgrade(&ctl)));
         Ok(ctl)
     }
 
@@ -119,13 +124,14 @@ impl Controller {
         f(&guard)
     }
 
-    /// Runs `f` on the image after confirming, with a quorum, that this node is the active
-    /// controller and has applied everything committed: the read is linearizable.
+    /// Runs `f` on this controller's image after a read barrier: the leader confirms its
+    /// leadership with a quorum (ReadIndex); a follower first applies up to the leader's read
+    /// index. Either way the read is linearizable, and followers serve it themselves.
     pub async fn read_linearizable<R>(
         &self,
         f: impl FnOnce(&MetadataImage) -> R,
     ) -> Result<R, ControllerError> {
-        self.node.ensure_linearizable().await?;
+        self.node.read_barrier(Duration::from_secs(2)).await?;
         Ok(self.read_local(f))
     }
 

@@ -8,7 +8,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::forward::{forwarded, is_forwarded};
-use super::{Controller, Written};
+use super::{Controller, ControllerError, Written};
 use crate::ctx::Ctx;
 use crate::handlers::ControllerResult;
 use crate::heartbeats::BrokerHeartbeatManager;
@@ -47,14 +47,16 @@ impl Controller {
         Ok(Response::new(out))
     }
 
-    /// A read RPC: with `local`, answered from this controller's applied image; otherwise by
-    /// the active controller after a quorum check (linearizable).
+    /// A read RPC: with `local` (stale_ok), answered from this controller's applied image;
+    /// otherwise linearizable on this controller, whichever it is: the leader confirms its
+    /// leadership with a quorum, a follower first applies up to the leader's read index.
+    /// Retried through elections until the routing deadline.
     pub async fn read_rpc<Req, Resp, Q, F, FF>(
         &self,
         req: Request<Req>,
         local: impl Fn(&Req) -> bool,
         read: Q,
-        remote: F,
+        _remote: F,
     ) -> Result<Response<Resp>, Status>
     where
         Req: Clone,
@@ -62,21 +64,30 @@ impl Controller {
         F: Fn(Channel, Request<Req>) -> FF,
         FF: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         if local(&msg) {
             return Ok(Response::new(self.read_local(|i| read(i, &msg))));
         }
-        let out = self
-            .on_leader(
-                fwd,
-                || async { self.read_linearizable(|i| read(i, &msg)).await },
-                |ch| {
-                    let call = remote(ch, forwarded(msg.clone()));
-                    async move { Ok(call.await?.into_inner()) }
-                },
-            )
-            .await?;
-        Ok(Response::new(out))
+        let deadline = tokio::time::Instant::now() + super::forward::ROUTE_DEADLINE;
+        let mut backoff = std::time::Duration::from_millis(20);
+        loop {
+            match self.read_linearizable(|i| read(i, &msg)).await {
+                Ok(out) => return Ok(Response::new(out)),
+                // A hint: the caller goes to the leader itself (our clients follow it).
+                Err(e @ ControllerError::NotController { leader: Some(_) }) => return Err(e.into()),
+                Err(
+                    e @ (ControllerError::NotController { leader: None }
+                    | ControllerError::Timeout(_)),
+                ) => {
+                    if tokio::time::Instant::now() + backoff >= deadline {
+                        return Err(e.into());
+                    }
+                    let _ = self.node().wait_for_leader(backoff).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(std::time::Duration::from_millis(500));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Incoming Raft RPCs: decode, hand to the local `Raft`, encode the answer.
 
 use kraft_proto::raft_service_server::RaftService;
-use kraft_proto::{RaftMessage, SnapshotChunk};
+use kraft_proto::{RaftMessage, ReadIndexRequest, ReadIndexResponse, SnapshotChunk};
 use kraft_storage::{StateMachineStore, TypeConfig};
 use openraft::Raft;
 use tonic::{Request, Response, Status, Streaming};
@@ -95,5 +95,21 @@ impl<M: Machine> RaftService for RaftServiceImpl<M> {
             .await
             .map_err(raft_err)?;
         Ok(Response::new(encode(&resp)?))
+    }
+
+    async fn read_index(
+        &self,
+        _req: Request<ReadIndexRequest>,
+    ) -> Result<Response<ReadIndexResponse>, Status> {
+        match self
+            .raft
+            .ensure_linearizable(openraft::ReadPolicy::ReadIndex)
+            .await
+        {
+            Ok(read) => Ok(Response::new(ReadIndexResponse {
+                read_index: read.log_id().index,
+            })),
+            Err(e) => Err(Status::unavailable(format!("read index: {e}"))),
+        }
     }
 }

@@ -1,0 +1,115 @@
+//! The StatefulSet's exact pod command forms a quorum: three `kraftd` processes started with
+//! the command, args, environment and ConfigMap that `deploy/kubernetes/statefulset.yaml`
+//! gives its pods (parsed from the manifests; see `t07_pods/pods.rs` for the four test-only
+//! stand-ins for hostname, pod IP, volume and DNS), each deriving its node id from its
+//! hostname and the voters from the headless service's names. They elect a leader, answer
+//! the manifest's readiness and liveness gRPC probes, and serve `kraftctl topics create`.
+
+#[path = "t07_pods/pods.rs"]
+mod pods;
+
+use std::time::Duration;
+
+use kraft_tests::brokers::Brokers;
+use kraft_tests::{Cluster, wait_for_leader, wait_until};
+use pods::{PodTemplate, Pods, expand, probe};
+
+#[test]
+fn kubernetes_var_expansion() {
+    let env = [("NS".to_string(), "kafka".to_string())]
+        .into_iter()
+        .collect();
+    assert_eq!(expand("a.$(NS).svc", &env), "a.kafka.svc");
+    assert_eq!(expand("$$(NS) $(NOPE) $", &env), "$(NS) $(NOPE) $");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_pod_command_forms_a_quorum_and_serves_kraftctl() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let template = PodTemplate::from_manifests();
+    assert_eq!(template.replicas, 3);
+    let mut pods = Pods::prepare(template.clone());
+    // Parallel pod management: all pods start at once, highest ordinal first for good measure.
+    for ordinal in (0..template.replicas).rev() {
+        pods.start(ordinal);
+    }
+    let bootstrap = pods.bootstrap();
+    wait_for_leader(&bootstrap).await;
+
+    for ordinal in 0..template.replicas {
+        let addr = pods.addr(ordinal);
+        // The kubelet's probes, exactly as the manifest declares them.
+        for service in [&template.readiness_service, &template.liveness_service] {
+            wait_until(
+                &format!("pod {ordinal} probe {service}"),
+                Duration::from_secs(30),
+                || {
+                    let addr = addr.clone();
+                    async move { probe(&addr, service).await }
+                },
+            )
+            .await;
+        }
+        // Node id = ordinal + 1, from the hostname; the voters came from the DNS template.
+        let log = pods.log(ordinal);
+        let line = log
+            .lines()
+            .find(|l| l.contains("effective configuration"))
+            .unwrap_or_else(|| panic!("pod {ordinal} logged no effective configuration:\n{log}"));
+        let id = ordinal + 1;
+        assert!(
+            line.contains(&format!("node_id={id} ")),
+            "pod {ordinal} must be node {id}: {line}"
+        );
+        assert!(
+            line.contains(&template.dns_endpoint(0)) || line.contains("resolve="),
+            "{line}"
+        );
+        assert!(pods.is_running(ordinal), "pod {ordinal} exited");
+    }
+
+    let _brokers = Brokers::start(&bootstrap, 3).await;
+    // Through one pod only, as through `kubectl port-forward svc/kraft`.
+    let one = pods.addr(1);
+    let out = Cluster::kraftctl(
+        &one,
+        &[
+            "topics",
+            "create",
+            "--topic",
+            "pod-topic",
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "kraftctl topics create failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for ordinal in 0..template.replicas {
+        let addr = pods.addr(ordinal);
+        wait_until(
+            &format!("pod {ordinal} lists pod-topic"),
+            Duration::from_secs(30),
+            || {
+                let addr = addr.clone();
+                async move {
+                    let c = kraft_client::Client::connect(&addr)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let l = c.list_topics(true).await.map_err(|e| e.to_string())?;
+                    if l.topics.iter().any(|t| t.name == "pod-topic") {
+                        Ok(())
+                    } else {
+                        Err(format!("{} topics", l.topics.len()))
+                    }
+                }
+            },
+        )
+        .await;
+    }
+}
