@@ -282,6 +282,11 @@ impl Cluster {
             .expect("run kraftctl")
     }
 
+    /// Data directory of node `id`.
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.node(id).data_dir.clone()
+    }
+
     /// The test's temporary directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -48,7 +48,9 @@ async fn create(c: &Client, name: &str) -> bool {
 async fn describe_add_remove_transfer_and_read_your_write() {
     let t0 = std::time::Instant::now();
     let phase = |what: &str| eprintln!("[t10 {:>6.1}s] {what}", t0.elapsed().as_secs_f64());
-    let mut cluster = Cluster::start(3);
+    // Small snapshots: by the time node 4 joins, the log it needs is purged, so it catches
+    // up as an observer by snapshot install.
+    let mut cluster = Cluster::start_with(3, &["--snapshot-every", "20", "--snapshot-keep", "5"]);
     let b = cluster.bootstrap();
     let leader = wait_for_leader(&b).await;
     let _brokers = kraft_tests::brokers::Brokers::start(&b, 1).await;
@@ -67,6 +69,22 @@ async fn describe_add_remove_transfer_and_read_your_write() {
             acked.push(format!("before-{i}"));
         }
     }
+    // A bounded background write load runs through the join and the removal.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let load_client = c.clone();
+    let load = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        for i in 0..2_000 {
+            if *stop_rx.borrow_and_update() {
+                break;
+            }
+            let name = format!("load-{i}");
+            if create(&load_client, &name).await {
+                acked.push(name);
+            }
+        }
+        acked
+    });
     phase("joiner");
     cluster.spawn_joiner(4);
     let b4 = b.clone();
@@ -111,6 +129,10 @@ async fn describe_add_remove_transfer_and_read_your_write() {
     );
     assert!(!ok && v.to_string().contains("VOTER_NOT_FOUND"), "{v}");
 
+    let _ = stop_tx.send(true);
+    let load_acked = load.await.expect("load task");
+    assert!(!load_acked.is_empty(), "the write load made progress");
+    acked.extend(load_acked);
     phase("transfer");
     // Transfer leadership to node 4.
     let (ok, v) = ctl_json(&b, &["quorum", "transfer-leader", "--to", "4"]);
