@@ -120,6 +120,9 @@ pub struct Layer {
     pub snapshot_every: Option<u64>,
     /// Entries kept in the log behind the latest snapshot.
     pub snapshot_keep: Option<u64>,
+    /// Take a snapshot at least this often (ms) when entries were applied since the last one
+    /// (Kafka's `metadata.log.max.snapshot.interval.ms`).
+    pub snapshot_interval_ms: Option<u64>,
     /// Kafka's `broker.session.timeout.ms`.
     pub broker_session_timeout_ms: Option<i64>,
     /// `text` or `json`.
@@ -152,6 +155,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("election_timeout_ms", Kind::Str),
     ("snapshot_every", Kind::Int),
     ("snapshot_keep", Kind::Int),
+    ("snapshot_interval_ms", Kind::Int),
     ("broker_session_timeout_ms", Kind::Int),
     ("log_format", Kind::Str),
 ];
@@ -184,6 +188,7 @@ impl Layer {
             election_timeout_ms: Some("300,600".into()),
             snapshot_every: Some(10_000),
             snapshot_keep: Some(1_000),
+            snapshot_interval_ms: Some(3_600_000),
             broker_session_timeout_ms: Some(9_000),
             log_format: Some("text".into()),
             ..Layer::default()
@@ -251,6 +256,7 @@ impl Layer {
             election_timeout_ms: self.election_timeout_ms.or(lower.election_timeout_ms),
             snapshot_every: self.snapshot_every.or(lower.snapshot_every),
             snapshot_keep: self.snapshot_keep.or(lower.snapshot_keep),
+            snapshot_interval_ms: self.snapshot_interval_ms.or(lower.snapshot_interval_ms),
             broker_session_timeout_ms: self
                 .broker_session_timeout_ms
                 .or(lower.broker_session_timeout_ms),
@@ -285,6 +291,9 @@ impl Layer {
                 .snapshot_every
                 .ok_or_else(|| missing("snapshot_every"))?,
             snapshot_keep: self.snapshot_keep.ok_or_else(|| missing("snapshot_keep"))?,
+            snapshot_interval_ms: self
+                .snapshot_interval_ms
+                .ok_or_else(|| missing("snapshot_interval_ms"))?,
             broker_session_timeout_ms: self
                 .broker_session_timeout_ms
                 .ok_or_else(|| missing("broker_session_timeout_ms"))?,
@@ -380,6 +389,8 @@ pub struct Tuning {
     pub snapshot_every: u64,
     /// Entries kept behind the latest snapshot.
     pub snapshot_keep: u64,
+    /// Longest time between snapshots while entries are applied, ms.
+    pub snapshot_interval_ms: u64,
     /// Kafka's `broker.session.timeout.ms`.
     pub broker_session_timeout_ms: i64,
     /// Cluster id to write if the quorum is new.
@@ -448,6 +459,10 @@ impl NodeConfig {
         put(
             "snapshot_keep",
             toml::Value::Integer(tu.snapshot_keep as i64),
+        );
+        put(
+            "snapshot_interval_ms",
+            toml::Value::Integer(tu.snapshot_interval_ms as i64),
         );
         put(
             "broker_session_timeout_ms",
@@ -724,6 +739,7 @@ mod tests {
             election_timeout_ms: Some("1,2".into()),
             snapshot_every: Some(1),
             snapshot_keep: Some(1),
+            snapshot_interval_ms: Some(1),
             broker_session_timeout_ms: Some(1),
             log_format: Some("text".into()),
         })

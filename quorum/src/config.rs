@@ -22,6 +22,9 @@ pub struct QuorumConfig {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up by log.
     pub keep_after_snapshot: u64,
+    /// Longest time between snapshots while entries are applied (Kafka's
+    /// `metadata.log.max.snapshot.interval.ms`, default 1 h).
+    pub snapshot_interval: std::time::Duration,
 }
 
 impl QuorumConfig {
@@ -36,6 +39,7 @@ impl QuorumConfig {
             election_timeout_ms: (300, 600),
             snapshot_every: 10_000,
             keep_after_snapshot: 1_000,
+            snapshot_interval: std::time::Duration::from_secs(3600),
         }
     }
 

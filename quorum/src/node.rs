@@ -131,6 +131,7 @@ impl<M: Machine> Node<M> {
                 "restarting with existing raft state"
             );
         }
+        tokio::spawn(snapshot_timer(raft.clone(), config.snapshot_interval));
         Ok(Self {
             id: config.node_id,
             raft,
@@ -407,6 +408,39 @@ impl<M: Machine> Node<M> {
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
+
+/// Takes a snapshot when `interval` has passed since the last one and entries were applied
+/// since (the record-count policy covers busy clusters; this bounds replay on quiet ones).
+async fn snapshot_timer<M: Machine>(raft: KraftRaft<M>, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    let check = (interval / 4).clamp(Duration::from_millis(50), Duration::from_secs(10));
+    let mut last = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(check);
+    loop {
+        tick.tick().await;
+        let (applied, snapshot, running) = {
+            let m = raft.metrics().borrow_watched().clone();
+            (
+                m.last_applied.map(|l| l.index),
+                m.snapshot.map(|l| l.index),
+                m.running_state.is_ok(),
+            )
+        };
+        if !running {
+            return;
+        }
+        if applied <= snapshot {
+            last = tokio::time::Instant::now();
+        } else if last.elapsed() >= interval {
+            if raft.trigger().snapshot().await.is_err() {
+                return;
+            }
+            last = tokio::time::Instant::now();
         }
     }
 }

@@ -188,3 +188,37 @@ async fn three_nodes_bootstrap_replicate_and_catch_up_by_snapshot() {
         n.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_node_snapshots_on_the_time_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let voters = BTreeMap::from([(1u64, l.local_addr().expect("addr").to_string())]);
+    let mut cfg = QuorumConfig::new(1, voters, dir.path().join("node-1"));
+    cfg.snapshot_every = 1_000_000; // never by count
+    cfg.snapshot_interval = Duration::from_millis(200);
+    let node = Node::start(cfg, Arc::new(RwLock::new(Journal::default())))
+        .await
+        .expect("start");
+    node.wait_for_leader(Duration::from_secs(10))
+        .await
+        .expect("leader");
+    let mut last = 0;
+    for i in 0..5u32 {
+        last = node
+            .propose(i.to_be_bytes().to_vec(), 0)
+            .await
+            .expect("propose")
+            .0;
+    }
+    node.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= last),
+            "time-based snapshot",
+        )
+        .await
+        .expect("a snapshot within the interval policy");
+    node.shutdown().await;
+    drop(l);
+}

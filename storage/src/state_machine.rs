@@ -23,7 +23,7 @@ use crate::types::{
 ///
 /// Contract: `apply` is deterministic — it reads nothing but its arguments and its own state —
 /// so every replica that applies the same log reaches the same state.
-pub trait Machine: Send + Sync + 'static {
+pub trait Machine: Clone + Send + Sync + 'static {
     /// Applies one committed command at `log_index` and returns the encoded reply.
     fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply;
     /// Notes a committed entry that carries no command (blank or membership entry).
@@ -97,9 +97,14 @@ impl<M: Machine> StateMachineStore<M> {
     }
 
     fn build(&self) -> Result<StoredSnapshot, io::Error> {
-        let m = self.machine.read().map_err(|_| poisoned())?;
-        let data = m.encode()?;
-        let a = self.applied.lock().map_err(|_| poisoned())?.clone();
+        // Off the write path: copy the state under the read lock (a memory copy), then encode
+        // without holding it, so apply waits only for the copy.
+        let (copy, a) = {
+            let m = self.machine.read().map_err(|_| poisoned())?;
+            let a = self.applied.lock().map_err(|_| poisoned())?.clone();
+            (m.clone(), a)
+        };
+        let data = copy.encode()?;
         let meta = SnapshotMeta {
             last_log_id: a.last_applied,
             last_membership: a.membership,

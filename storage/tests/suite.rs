@@ -11,7 +11,7 @@ use openraft::{EntryPayload, StorageError};
 use tempfile::TempDir;
 
 /// A toy machine: remembers every applied payload, in order.
-#[derive(Default, Debug, PartialEq)]
+#[derive(Default, Debug, Clone, PartialEq)]
 struct Journal {
     applied: Vec<(u64, Vec<u8>)>,
 }

@@ -60,6 +60,10 @@ struct Tuning {
     /// [default 1000].
     #[arg(long)]
     snapshot_keep: Option<u64>,
+    /// Take a snapshot at least this often (ms) while entries are applied
+    /// [env KRAFTD_SNAPSHOT_INTERVAL_MS] [default 3600000].
+    #[arg(long)]
+    snapshot_interval_ms: Option<u64>,
     /// Cluster id to write if this quorum is new (default: random, Kafka-style)
     /// [env KRAFTD_CLUSTER_ID].
     #[arg(long)]
@@ -80,6 +84,7 @@ impl Tuning {
             election_timeout_ms: self.election_timeout_ms.clone(),
             snapshot_every: self.snapshot_every,
             snapshot_keep: self.snapshot_keep,
+            snapshot_interval_ms: self.snapshot_interval_ms,
             cluster_id: self.cluster_id.clone(),
             broker_session_timeout_ms: self.broker_session_timeout_ms,
             log_format: self.log_format.clone(),
@@ -221,6 +226,7 @@ fn quorum_config(
     q.heartbeat_ms = t.heartbeat_ms;
     q.snapshot_every = t.snapshot_every;
     q.keep_after_snapshot = t.snapshot_keep;
+    q.snapshot_interval = Duration::from_millis(t.snapshot_interval_ms);
     q.validate()?;
     Ok(q)
 }
