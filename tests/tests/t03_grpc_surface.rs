@@ -237,3 +237,88 @@ async fn sigterm_on_the_leader_hands_leadership_over() {
     );
     assert_ne!(new, old);
 }
+
+/// Three consecutive free ports on 127.0.0.1 (for `kraftd dev --base-port`).
+fn free_port_triple() -> u16 {
+    for _ in 0..50 {
+        let base = kraft_tests::free_port();
+        if base > 65_000 {
+            continue;
+        }
+        let ok = (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kraftd_dev_runs_a_quorum_with_simulated_brokers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = free_port_triple();
+    let mut child = std::process::Command::new(kraft_tests::binary("kraftd"))
+        .args([
+            "dev",
+            "--base-port",
+            &base.to_string(),
+            "--brokers",
+            "3",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn kraftd dev");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(&mut child);
+    let bootstrap = (0..3)
+        .map(|i| format!("127.0.0.1:{}", base + i))
+        .collect::<Vec<_>>()
+        .join(",");
+    wait_until(
+        "3 unfenced simulated brokers",
+        Duration::from_secs(30),
+        || {
+            let bootstrap = bootstrap.clone();
+            async move {
+                let c = Client::connect(&bootstrap)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let d = c.describe_cluster(false).await.map_err(|e| e.to_string())?;
+                let unfenced = d.brokers.iter().filter(|b| !b.fenced).count();
+                if unfenced == 3 {
+                    Ok(())
+                } else {
+                    Err(format!("{unfenced} unfenced"))
+                }
+            }
+        },
+    )
+    .await;
+    let c = Client::connect(&bootstrap).await.expect("connect");
+    let r = c
+        .create_topics(one_topic("dev-topic", 3))
+        .await
+        .expect("create");
+    assert_eq!(
+        r.topics[0]
+            .error
+            .as_ref()
+            .map(|e| e.error_code)
+            .unwrap_or(0),
+        0,
+        "{r:?}"
+    );
+    assert!(
+        dir.path().join("data").join("node-1").exists(),
+        "data under --data-dir"
+    );
+}

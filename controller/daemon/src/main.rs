@@ -175,8 +175,52 @@ struct DevArgs {
     /// First port; nodes listen on PORT, PORT+1, PORT+2.
     #[arg(long, default_value_t = 9093)]
     base_port: u16,
+    /// Simulated brokers to run in this process (ids 1..=N, each with its own metadata cache
+    /// following the controllers); 0 for none.
+    #[arg(long, default_value_t = 3)]
+    brokers: u32,
     #[command(flatten)]
     tuning: Tuning,
+}
+
+/// Runs `count` simulated brokers against `bootstrap` until `stop` fires.
+async fn run_dev_brokers(bootstrap: String, count: u32, mut stop: watch::Receiver<bool>) {
+    use kraft_client::simulate::{BrokerSimulator, SimulatorConfig};
+    let mut backoff = Duration::from_millis(100);
+    let sim = loop {
+        let attempt = async {
+            let client = kraft_client::Client::connect(&bootstrap).await?;
+            BrokerSimulator::register(
+                client,
+                SimulatorConfig {
+                    count,
+                    ..SimulatorConfig::default()
+                },
+            )
+            .await
+        };
+        match attempt.await {
+            Ok(sim) => break sim,
+            Err(e) => {
+                tracing::debug!(error = %e, "simulated brokers: controllers not ready yet");
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    };
+    for b in sim.brokers() {
+        println!(
+            "  simulated broker {} registered (epoch {})",
+            b.broker_id, b.broker_epoch
+        );
+    }
+    sim.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .await;
 }
 
 fn init_tracing(format: &str) {
@@ -383,8 +427,22 @@ async fn main() -> Result<()> {
                 println!("  controller {} -> 127.0.0.1:{p}", i + 1);
             }
             println!("voters: {voters}");
+            if dev.brokers > 0 {
+                let bootstrap = ports
+                    .iter()
+                    .map(|p| format!("127.0.0.1:{p}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                println!(
+                    "brokers: {} simulated in this process (--brokers N to change)",
+                    dev.brokers
+                );
+                tokio::spawn(run_dev_brokers(bootstrap, dev.brokers, rx.clone()));
+            }
             println!("next: in another terminal");
-            println!("  cargo run --release --bin kraftctl -- brokers simulate --count 3 &");
+            if dev.brokers == 0 {
+                println!("  cargo run --release --bin kraftctl -- brokers simulate --count 3 &");
+            }
             println!(
                 "  cargo run --release --bin kraftctl -- topics create --topic mytopic1 --partitions 1 --replication-factor 3"
             );
