@@ -127,6 +127,8 @@ pub struct Layer {
     pub broker_session_timeout_ms: Option<i64>,
     /// `text` or `json`.
     pub log_format: Option<String>,
+    /// Prometheus `/metrics` listen address, `host:port` (unset: no endpoint).
+    pub metrics_listen: Option<String>,
 }
 
 /// The value kind of a key, for parsing environment variables.
@@ -158,6 +160,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("snapshot_interval_ms", Kind::Int),
     ("broker_session_timeout_ms", Kind::Int),
     ("log_format", Kind::Str),
+    ("metrics_listen", Kind::Str),
 ];
 
 /// The environment variable of a config key: `data_dir` → `KRAFTD_DATA_DIR`.
@@ -261,6 +264,7 @@ impl Layer {
                 .broker_session_timeout_ms
                 .or(lower.broker_session_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
         }
     }
 
@@ -299,6 +303,7 @@ impl Layer {
                 .ok_or_else(|| missing("broker_session_timeout_ms"))?,
             cluster_id: self.cluster_id.clone(),
             log_format,
+            metrics_listen: self.metrics_listen.clone(),
         })
     }
 
@@ -397,6 +402,8 @@ pub struct Tuning {
     pub cluster_id: Option<String>,
     /// `text` or `json`.
     pub log_format: String,
+    /// Prometheus `/metrics` listen address; `None`: no endpoint.
+    pub metrics_listen: Option<String>,
 }
 
 /// A fully resolved controller configuration.
@@ -472,6 +479,9 @@ impl NodeConfig {
             put("cluster_id", toml::Value::String(c.clone()));
         }
         put("log_format", toml::Value::String(tu.log_format.clone()));
+        if let Some(m) = &tu.metrics_listen {
+            put("metrics_listen", toml::Value::String(m.clone()));
+        }
         render_line(&redact(t))
     }
 }
@@ -742,6 +752,7 @@ mod tests {
             snapshot_interval_ms: Some(1),
             broker_session_timeout_ms: Some(1),
             log_format: Some("text".into()),
+            metrics_listen: Some("m".into()),
         })
         .unwrap();
         let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
@@ -750,6 +761,35 @@ mod tests {
         sorted.sort();
         file_keys.sort();
         assert_eq!(sorted, file_keys);
+    }
+
+    #[test]
+    fn metrics_listen_is_off_by_default_and_layers_like_any_key() {
+        let base = Layer {
+            node_id: Some(1),
+            listen: Some("l:1".into()),
+            data_dir: Some("/d".into()),
+            voters: Some("1@a:1".into()),
+            ..Layer::default()
+        };
+        let c = Layer::layered(base.clone(), Layer::default(), Layer::default())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.metrics_listen, None, "no endpoint unless asked");
+        assert!(!c.display().contains("metrics_listen"));
+        let file = Layer::from_toml("metrics_listen = \"0.0.0.0:9100\"").unwrap();
+        let env = Layer::from_env(env(&[("KRAFTD_METRICS_LISTEN", "127.0.0.1:9200")])).unwrap();
+        let c = Layer::layered(base.clone(), env.clone(), file.clone())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.metrics_listen.as_deref(), Some("127.0.0.1:9200"));
+        assert!(c.display().contains("metrics_listen=\"127.0.0.1:9200\""));
+        let flags = Layer {
+            metrics_listen: Some("127.0.0.1:9300".into()),
+            ..base
+        };
+        let c = Layer::layered(flags, env, file).resolve(|| None).unwrap();
+        assert_eq!(c.tuning.metrics_listen.as_deref(), Some("127.0.0.1:9300"));
     }
 
     #[test]

@@ -27,9 +27,10 @@
 //! `topic_config` (accepted topic configs, defaults and validators), `committed` (one
 //! committed log entry → the image, shared with brokers); the run-time side, behind the
 //! `server` cargo feature (on by default): `machine` (the image as openraft's state machine),
-//! `service/` (the single writer, tonic services, forwarding, error mapping) and `server` (one
-//! gRPC server per controller). Brokers depend on this crate with `default-features = false`
-//! to apply the metadata stream with exactly the controllers' code.
+//! `service/` (the single writer, tonic services, forwarding, error mapping), `server` (one
+//! gRPC server per controller) and `metrics` (Prometheus `/metrics` on its own port). Brokers
+//! depend on this crate with `default-features = false` to apply the metadata stream with
+//! exactly the controllers' code.
 
 #![warn(missing_docs)]
 
@@ -44,6 +45,8 @@ pub mod ids;
 pub mod image;
 #[cfg(feature = "server")]
 pub mod machine;
+#[cfg(feature = "server")]
+pub mod metrics;
 pub mod partition_change;
 pub mod placement;
 pub mod records;

@@ -143,6 +143,10 @@ struct NodeArgs {
     /// [env KRAFTD_RESOLVE].
     #[arg(long)]
     resolve: Option<String>,
+    /// Serve Prometheus metrics on `http://HOST:PORT/metrics` (default: off)
+    /// [env KRAFTD_METRICS_LISTEN].
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -162,6 +166,7 @@ impl NodeArgs {
             join: self.join.clone(),
             replicas: self.replicas,
             resolve: self.resolve.clone(),
+            metrics_listen: self.metrics_listen.clone(),
             ..self.tuning.layer()
         }
     }
@@ -284,9 +289,11 @@ const DRAIN_AFTER_TRANSFER: Duration = Duration::from_secs(5);
 async fn run_node(
     cfg: ControllerConfig,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let ctl: Arc<Controller> = Controller::start(cfg).await?;
+    let metrics = metrics.map(|l| tokio::spawn(kraft_controller::metrics::serve(ctl.clone(), l)));
     let (handed_over_tx, mut handed_over) = watch::channel(false);
     let mut stop2 = stop.clone();
     let leaving = ctl.clone();
@@ -301,6 +308,8 @@ async fn run_node(
         {
             info!(to, "leadership transferred before shutdown");
         }
+        // End long-lived streams so the graceful stop below is not held up by them.
+        leaving.begin_shutdown();
         let _ = handed_over_tx.send(true);
     });
     tokio::select! {
@@ -311,6 +320,9 @@ async fn run_node(
         } => {
             warn!(drain = ?DRAIN_AFTER_TRANSFER, "closing connections still open after the drain");
         }
+    }
+    if let Some(m) = metrics {
+        m.abort();
     }
     ctl.node().shutdown().await;
     Ok(())
@@ -417,7 +429,7 @@ async fn main() -> Result<()> {
                     cluster_id: tuning.cluster_id.clone(),
                     broker_session_timeout_ms: tuning.broker_session_timeout_ms,
                 };
-                tasks.push(tokio::spawn(run_node(cfg, listener, rx.clone())));
+                tasks.push(tokio::spawn(run_node(cfg, listener, None, rx.clone())));
             }
             println!(
                 "kraftd dev: 3 controllers running, data under {}",
@@ -463,6 +475,14 @@ async fn main() -> Result<()> {
             let listener = TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;
+            let metrics = match &c.tuning.metrics_listen {
+                Some(addr) => Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+                ),
+                None => None,
+            };
             let cfg = ControllerConfig {
                 quorum,
                 cluster_id: c.tuning.cluster_id.clone(),
@@ -472,7 +492,7 @@ async fn main() -> Result<()> {
             if let Some(join) = c.join.clone() {
                 tokio::spawn(join_quorum(join, c.node_id, c.listen.clone()));
             }
-            run_node(cfg, listener, rx).await?;
+            run_node(cfg, listener, metrics, rx).await?;
         }
     }
     Ok(())

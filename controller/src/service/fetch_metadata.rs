@@ -89,6 +89,8 @@ fn to_i64(offset: u64) -> i64 {
 async fn serve(ctl: &Controller, mut sent: Option<u64>, tx: &Tx) -> Result<(), End> {
     let node = ctl.node();
     let mut metrics = node.raft().metrics();
+    let closing = ctl.closing();
+    tokio::pin!(closing);
     let mut last_send = Instant::now();
     loop {
         let applied = node.last_applied();
@@ -155,6 +157,9 @@ async fn serve(ctl: &Controller, mut sent: Option<u64>, tx: &Tx) -> Result<(), E
                 last_send = Instant::now();
             }
             () = tx.closed() => return Err(End::Closed),
+            () = &mut closing => {
+                return Err(End::Failed(Status::unavailable("controller is shutting down")));
+            }
         }
     }
 }

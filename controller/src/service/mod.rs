@@ -82,6 +82,8 @@ pub struct Controller {
     writer: Mutex<Writer>,
     cluster_id: Option<String>,
     caught_up: quorum_ops::CaughtUpTracker,
+    /// Set when the controller begins to shut down: long-lived streams end on it.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 fn now_ms() -> u64 {
@@ -105,11 +107,26 @@ impl Controller {
             }),
             cluster_id: config.cluster_id,
             caught_up: quorum_ops::CaughtUpTracker::default(),
+            closing: tokio::sync::watch::channel(false).0,
         });
         tokio::spawn(activation_loop(Arc::downgrade(&ctl)));
         tokio::spawn(fencing_loop(Arc::downgrade(&ctl)));
         tokio::spawn(quorum_ops::caught_up_loop(Arc::downgrade(&ctl)));
         Ok(ctl)
+    }
+
+    /// Starts shutting down: long-lived streams (FetchMetadata) end with UNAVAILABLE so their
+    /// callers reconnect to another controller, and a graceful server stop is not held up.
+    pub fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Controller::begin_shutdown`] has been called.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// The Raft node.

@@ -3,6 +3,7 @@
 //! the decode, the handler, the encode and the forwarding call.
 
 use std::future::Future;
+use std::time::Instant;
 
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -13,6 +14,7 @@ use crate::ctx::Ctx;
 use crate::handlers::ControllerResult;
 use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::MetadataImage;
+use crate::metrics;
 
 impl Controller {
     /// A write RPC: `handler` runs on the active controller under the single-writer lock; its
@@ -32,6 +34,7 @@ impl Controller {
         F: Fn(Channel, Request<Req>) -> FF,
         FF: Future<Output = Result<Response<Resp>, Status>>,
     {
+        let started = Instant::now();
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
         let out = self
@@ -43,8 +46,10 @@ impl Controller {
                     async move { Ok(call.await?.into_inner()) }
                 },
             )
-            .await?;
-        Ok(Response::new(out))
+            .await
+            .map(Response::new);
+        metrics::record_rpc(metrics::rpc_name::<Req>(), &out, started.elapsed());
+        out
     }
 
     /// A read RPC: with `local` (stale_ok), answered from this controller's applied image;
@@ -63,6 +68,21 @@ impl Controller {
         Q: Fn(&MetadataImage, &Req) -> Resp,
         F: Fn(Channel, Request<Req>) -> FF,
         FF: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let started = Instant::now();
+        let out = self.read_rpc_inner(req, local, read).await;
+        metrics::record_rpc(metrics::rpc_name::<Req>(), &out, started.elapsed());
+        out
+    }
+
+    async fn read_rpc_inner<Req, Resp, Q>(
+        &self,
+        req: Request<Req>,
+        local: impl Fn(&Req) -> bool,
+        read: Q,
+    ) -> Result<Response<Resp>, Status>
+    where
+        Q: Fn(&MetadataImage, &Req) -> Resp,
     {
         let msg = req.into_inner();
         if local(&msg) {
