@@ -10,7 +10,6 @@ use tracing::instrument;
 
 use super::Controller;
 use super::convert;
-use super::forward::{forwarded, is_forwarded};
 use crate::handlers;
 use crate::image::MetadataImage;
 
@@ -280,22 +279,13 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::DescribeQuorumRequest>,
     ) -> Result<Response<pb::DescribeQuorumResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.describe_quorum_pb() },
-                |ch| async move {
-                    Ok(Client::new(ch)
-                        .describe_quorum(forwarded(msg))
-                        .await?
-                        .into_inner())
-                },
-            )
-            .await?;
-        Ok(Response::new(out))
+        let ctl = &self.ctl;
+        ctl.leader_rpc(
+            req,
+            |_| async move { ctl.describe_quorum_pb() },
+            |ch, r| async move { Client::new(ch).describe_quorum(r).await },
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(rpc = "AddRaftVoter"))]
@@ -303,25 +293,13 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::AddRaftVoterRequest>,
     ) -> Result<Response<pb::AddRaftVoterResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.add_voter_pb(&msg).await },
-                |ch| {
-                    let msg = msg.clone();
-                    async move {
-                        Ok(Client::new(ch)
-                            .add_raft_voter(forwarded(msg))
-                            .await?
-                            .into_inner())
-                    }
-                },
-            )
-            .await?;
-        Ok(Response::new(out))
+        let ctl = &self.ctl;
+        ctl.leader_rpc(
+            req,
+            |m| async move { ctl.add_voter_pb(&m).await },
+            |ch, r| async move { Client::new(ch).add_raft_voter(r).await },
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(rpc = "RemoveRaftVoter"))]
@@ -329,22 +307,13 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::RemoveRaftVoterRequest>,
     ) -> Result<Response<pb::RemoveRaftVoterResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.remove_voter_pb(&msg).await },
-                |ch| async move {
-                    Ok(Client::new(ch)
-                        .remove_raft_voter(forwarded(msg))
-                        .await?
-                        .into_inner())
-                },
-            )
-            .await?;
-        Ok(Response::new(out))
+        let ctl = &self.ctl;
+        ctl.leader_rpc(
+            req,
+            |m| async move { ctl.remove_voter_pb(&m).await },
+            |ch, r| async move { Client::new(ch).remove_raft_voter(r).await },
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(rpc = "TransferLeadership"))]
@@ -352,22 +321,13 @@ impl AdminService for AdminServiceImpl {
         &self,
         req: Request<pb::TransferLeadershipRequest>,
     ) -> Result<Response<pb::TransferLeadershipResponse>, Status> {
-        let fwd = is_forwarded(&req);
-        let msg = req.into_inner();
-        let out = self
-            .ctl
-            .on_leader(
-                fwd,
-                || async { self.ctl.transfer_leadership_pb(&msg).await },
-                |ch| async move {
-                    Ok(Client::new(ch)
-                        .transfer_leadership(forwarded(msg))
-                        .await?
-                        .into_inner())
-                },
-            )
-            .await?;
-        Ok(Response::new(out))
+        let ctl = &self.ctl;
+        ctl.leader_rpc(
+            req,
+            |m| async move { ctl.transfer_leadership_pb(&m).await },
+            |ch, r| async move { Client::new(ch).transfer_leadership(r).await },
+        )
+        .await
     }
 
     #[instrument(skip_all, fields(rpc = "DumpMetadata"))]

@@ -91,3 +91,36 @@ impl Controller {
         }
     }
 }
+
+impl Controller {
+    /// An RPC that must run on the active controller and is not a metadata write (quorum
+    /// operations): `local(msg)` runs here when this controller is active, otherwise the RPC
+    /// is forwarded with `remote`.
+    pub async fn leader_rpc<Req, Resp, L, LF, F, FF>(
+        &self,
+        req: Request<Req>,
+        local: L,
+        remote: F,
+    ) -> Result<tonic::Response<Resp>, Status>
+    where
+        Req: Clone,
+        L: Fn(Req) -> LF,
+        LF: Future<Output = Result<Resp, ControllerError>>,
+        F: Fn(Channel, Request<Req>) -> FF,
+        FF: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        let fwd = is_forwarded(&req);
+        let msg = req.into_inner();
+        let out = self
+            .on_leader(
+                fwd,
+                || local(msg.clone()),
+                |ch| {
+                    let call = remote(ch, forwarded(msg.clone()));
+                    async move { Ok(call.await?.into_inner()) }
+                },
+            )
+            .await?;
+        Ok(tonic::Response::new(out))
+    }
+}
