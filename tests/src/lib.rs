@@ -75,6 +75,8 @@ pub struct NodeProc {
     data_dir: PathBuf,
     log_path: PathBuf,
     child: Option<Child>,
+    /// `127.0.0.1:port` of its `/metrics` endpoint, when started with one.
+    metrics_addr: Option<String>,
 }
 
 impl NodeProc {
@@ -108,6 +110,27 @@ impl Cluster {
         c
     }
 
+    /// Starts `n` controllers, each also serving Prometheus metrics on a port of its own
+    /// (`--metrics-listen`, see [`Cluster::metrics_addr`]).
+    pub fn start_with_metrics(n: u64) -> Self {
+        let mut c = Self::prepare(n, &[]);
+        for node in &mut c.nodes {
+            node.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
+        }
+        for id in 1..=n {
+            c.spawn(id);
+        }
+        c
+    }
+
+    /// The `/metrics` endpoint of node `id` (started with [`Cluster::start_with_metrics`]).
+    pub fn metrics_addr(&self, id: u64) -> String {
+        self.node(id)
+            .metrics_addr
+            .clone()
+            .expect("node started without --metrics-listen")
+    }
+
     /// Allocates ports and directories for `n` controllers without starting any: start them
     /// with [`Cluster::spawn`] in any order.
     pub fn prepare(n: u64, extra: &[&str]) -> Self {
@@ -122,6 +145,7 @@ impl Cluster {
                 data_dir: dir.path().join(format!("node-{id}")),
                 log_path: dir.path().join(format!("node-{id}.log")),
                 child: None,
+                metrics_addr: None,
             })
             .collect();
         let voters = nodes
@@ -170,6 +194,11 @@ impl Cluster {
         let extra = self.extra_args.clone();
         let node = self.node_mut(id);
         assert!(node.child.is_none(), "node {id} is already running");
+        let metrics: Vec<String> = node
+            .metrics_addr
+            .iter()
+            .flat_map(|a| ["--metrics-listen".to_string(), a.clone()])
+            .collect();
         let log = File::options()
             .create(true)
             .append(true)
@@ -184,6 +213,7 @@ impl Cluster {
             .arg(&node.data_dir)
             .arg("--voters")
             .arg(&voters)
+            .args(&metrics)
             .args(&extra)
             .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
             .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
@@ -208,6 +238,7 @@ impl Cluster {
             data_dir: self.dir.path().join(format!("node-{id}")),
             log_path: self.dir.path().join(format!("node-{id}.log")),
             child: None,
+            metrics_addr: None,
         };
         let log = File::options()
             .create(true)
