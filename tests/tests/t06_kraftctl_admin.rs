@@ -34,6 +34,51 @@ fn ctl_json(bootstrap: &str, args: &[&str]) -> (bool, Value) {
     (out.status.success(), v)
 }
 
+/// Topic id and partition 0 of topic `pay`, as the active controller describes them.
+async fn pay_0(client: &Client) -> (String, pb::PartitionDescription) {
+    let d = client
+        .describe_topics(["pay"], false)
+        .await
+        .expect("describe");
+    let p = d.topics[0]
+        .partitions
+        .iter()
+        .find(|p| p.partition_index == 0)
+        .expect("p0")
+        .clone();
+    (d.topics[0].topic_id.clone(), p)
+}
+
+/// The AlterPartition the leader of `p` sends to move pay-0's ISR to `isr` at `leader_epoch`.
+fn alter_isr(
+    topic_id: &str,
+    p: &pb::PartitionDescription,
+    leader_epoch: i32,
+    isr: &[i32],
+    epoch_of: impl Fn(i32) -> i64,
+) -> pb::AlterPartitionRequest {
+    pb::AlterPartitionRequest {
+        broker_id: p.leader,
+        broker_epoch: epoch_of(p.leader),
+        topics: vec![pb::AlterPartitionRequestTopic {
+            topic_id: topic_id.to_string(),
+            partitions: vec![pb::AlterPartitionRequestPartition {
+                partition_index: 0,
+                leader_epoch,
+                new_isr_with_epochs: isr
+                    .iter()
+                    .map(|id| pb::BrokerIdAndEpoch {
+                        broker_id: *id,
+                        broker_epoch: epoch_of(*id),
+                    })
+                    .collect(),
+                leader_recovery_state: 0,
+                partition_epoch: p.partition_epoch,
+            }],
+        }],
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_commands_work_end_to_end() {
     let cluster = Cluster::start(3);
@@ -172,16 +217,7 @@ async fn operator_commands_work_end_to_end() {
 
     // reassignments: move pay-0 to a replica set with a new member; the leader's
     // AlterPartition (ISR now holds the target) completes it.
-    let d = client
-        .describe_topics(["pay"], false)
-        .await
-        .expect("describe");
-    let p0 = d.topics[0]
-        .partitions
-        .iter()
-        .find(|p| p.partition_index == 0)
-        .expect("p0")
-        .clone();
+    let (_, p0) = pay_0(&client).await;
     let newcomer = (1..=3)
         .find(|id| !p0.replicas.contains(id))
         .expect("a broker without pay-0");
@@ -209,16 +245,7 @@ async fn operator_commands_work_end_to_end() {
     assert!(ok, "{v}");
     assert!(v.to_string().contains("adding"), "reassignment listed: {v}");
 
-    let d = client
-        .describe_topics(["pay"], false)
-        .await
-        .expect("describe");
-    let p = d.topics[0]
-        .partitions
-        .iter()
-        .find(|p| p.partition_index == 0)
-        .expect("p0")
-        .clone();
+    let (topic_id, p) = pay_0(&client).await;
     let epoch_of = |id: i32| {
         brokers
             .iter()
@@ -228,28 +255,8 @@ async fn operator_commands_work_end_to_end() {
     };
     let mut isr = p.isr.clone();
     isr.push(newcomer);
-    let topic_id = d.topics[0].topic_id.clone();
     let resp = client
-        .alter_partition(pb::AlterPartitionRequest {
-            broker_id: p.leader,
-            broker_epoch: epoch_of(p.leader),
-            topics: vec![pb::AlterPartitionRequestTopic {
-                topic_id,
-                partitions: vec![pb::AlterPartitionRequestPartition {
-                    partition_index: 0,
-                    leader_epoch: p.leader_epoch,
-                    new_isr_with_epochs: isr
-                        .iter()
-                        .map(|id| pb::BrokerIdAndEpoch {
-                            broker_id: *id,
-                            broker_epoch: epoch_of(*id),
-                        })
-                        .collect(),
-                    leader_recovery_state: 0,
-                    partition_epoch: p.partition_epoch,
-                }],
-            }],
-        })
+        .alter_partition(alter_isr(&topic_id, &p, p.leader_epoch, &isr, epoch_of))
         .await
         .expect("alter partition");
     let code = resp.topics[0].partitions[0]
@@ -261,15 +268,7 @@ async fn operator_commands_work_end_to_end() {
         code == 0 || code == 108,
         "NONE or NEW_LEADER_ELECTED: {resp:?}"
     );
-    let d = client
-        .describe_topics(["pay"], false)
-        .await
-        .expect("describe");
-    let p = d.topics[0]
-        .partitions
-        .iter()
-        .find(|p| p.partition_index == 0)
-        .expect("p0");
+    let (topic_id, p) = pay_0(&client).await;
     let mut got = p.replicas.clone();
     got.sort_unstable();
     let mut want = target.clone();
@@ -286,20 +285,7 @@ async fn operator_commands_work_end_to_end() {
 
     // A stale leader epoch is fenced.
     let stale = client
-        .alter_partition(pb::AlterPartitionRequest {
-            broker_id: p.leader,
-            broker_epoch: epoch_of(p.leader),
-            topics: vec![pb::AlterPartitionRequestTopic {
-                topic_id: d.topics[0].topic_id.clone(),
-                partitions: vec![pb::AlterPartitionRequestPartition {
-                    partition_index: 0,
-                    leader_epoch: p.leader_epoch - 1,
-                    new_isr_with_epochs: vec![],
-                    leader_recovery_state: 0,
-                    partition_epoch: p.partition_epoch,
-                }],
-            }],
-        })
+        .alter_partition(alter_isr(&topic_id, &p, p.leader_epoch - 1, &[], epoch_of))
         .await
         .expect("alter partition");
     let e = stale.topics[0].partitions[0].error.as_ref().expect("error");
