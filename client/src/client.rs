@@ -21,7 +21,7 @@ use kraft_proto::{
     UnregisterBrokerResponse, UpdateFeaturesRequest, UpdateFeaturesResponse,
 };
 use tokio::time::Instant;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use tracing::{debug, warn};
 
@@ -577,6 +577,7 @@ impl Client {
         let mut request = Request::new(req);
         // Tells the server our deadline (grpc-timeout); the local timeout below enforces it.
         request.set_timeout(after);
+        self.inner.config.security.authorize(&mut request);
         match tokio::time::timeout(after, send(channel, request)).await {
             Ok(Ok(resp)) => Ok(resp.into_inner()),
             Ok(Err(status)) if is_transient(&status) => Err(AttemptError::Transient(status)),
@@ -601,7 +602,9 @@ fn is_transient(status: &Status) -> bool {
 }
 
 async fn dial(endpoint: &str, config: &ClientConfig) -> Result<Channel, tonic::transport::Error> {
-    Endpoint::from_shared(endpoint.to_owned())?
+    config
+        .security
+        .endpoint(endpoint)?
         .connect_timeout(config.connect_timeout)
         .connect()
         .await
@@ -618,6 +621,7 @@ mod tests {
             retry_deadline: Duration::from_millis(300),
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
+            ..ClientConfig::default()
         }
     }
 

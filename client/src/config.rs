@@ -16,6 +16,8 @@ pub struct ClientConfig {
     pub initial_backoff: Duration,
     /// Upper bound of the doubling backoff.
     pub max_backoff: Duration,
+    /// TLS and credentials (default: plaintext, none).
+    pub security: crate::Security,
 }
 
 impl Default for ClientConfig {
@@ -26,6 +28,7 @@ impl Default for ClientConfig {
             retry_deadline: Duration::from_secs(15),
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
+            security: crate::Security::default(),
         }
     }
 }

@@ -25,11 +25,13 @@
 
 pub mod args;
 pub mod broker;
+pub mod certs;
 mod client;
 mod config;
 mod endpoints;
 mod error;
 pub mod render;
+mod security;
 pub mod simulate;
 
 pub use client::Client;
@@ -37,6 +39,7 @@ pub use config::ClientConfig;
 pub use endpoints::parse_bootstrap;
 pub use error::ClientError;
 pub use kraft_proto as proto;
+pub use security::{ClientTls, Security};
 
 use kraft_proto::ItemError;
 

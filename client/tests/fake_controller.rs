@@ -735,6 +735,7 @@ fn fast() -> ClientConfig {
         retry_deadline: Duration::from_secs(2),
         initial_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(20),
+        ..ClientConfig::default()
     }
 }
 

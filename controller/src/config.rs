@@ -129,6 +129,22 @@ pub struct Layer {
     pub log_format: Option<String>,
     /// Prometheus `/metrics` listen address, `host:port` (unset: no endpoint).
     pub metrics_listen: Option<String>,
+    /// PEM certificate chain of the gRPC listener (TLS on when set, with key and CA).
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle verifying client certificates and peer controllers.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `none`, `optional` or `required` (default): client certificates asked for.
+    pub tls_client_auth: Option<String>,
+    /// How often the TLS files are checked for changes, ms (default 5000).
+    pub tls_reload_ms: Option<u64>,
+    /// File of `principal token` lines: bearer tokens accepted (needs TLS).
+    pub auth_tokens_file: Option<PathBuf>,
+    /// Comma-separated principals with the admin role (default `admin`).
+    pub admin_principals: Option<String>,
+    /// Comma-separated principals with the reader role.
+    pub reader_principals: Option<String>,
 }
 
 /// The value kind of a key, for parsing environment variables.
@@ -161,6 +177,14 @@ const KEYS: &[(&str, Kind)] = &[
     ("broker_session_timeout_ms", Kind::Int),
     ("log_format", Kind::Str),
     ("metrics_listen", Kind::Str),
+    ("tls_cert_file", Kind::Str),
+    ("tls_key_file", Kind::Str),
+    ("tls_ca_file", Kind::Str),
+    ("tls_client_auth", Kind::Str),
+    ("tls_reload_ms", Kind::Int),
+    ("auth_tokens_file", Kind::Str),
+    ("admin_principals", Kind::Str),
+    ("reader_principals", Kind::Str),
 ];
 
 /// The environment variable of a config key: `data_dir` → `KRAFTD_DATA_DIR`.
@@ -194,6 +218,9 @@ impl Layer {
             snapshot_interval_ms: Some(3_600_000),
             broker_session_timeout_ms: Some(9_000),
             log_format: Some("text".into()),
+            tls_client_auth: Some("required".into()),
+            tls_reload_ms: Some(5_000),
+            admin_principals: Some("admin".into()),
             ..Layer::default()
         }
     }
@@ -265,6 +292,14 @@ impl Layer {
                 .or(lower.broker_session_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            tls_cert_file: self.tls_cert_file.or(lower.tls_cert_file),
+            tls_key_file: self.tls_key_file.or(lower.tls_key_file),
+            tls_ca_file: self.tls_ca_file.or(lower.tls_ca_file),
+            tls_client_auth: self.tls_client_auth.or(lower.tls_client_auth),
+            tls_reload_ms: self.tls_reload_ms.or(lower.tls_reload_ms),
+            auth_tokens_file: self.auth_tokens_file.or(lower.auth_tokens_file),
+            admin_principals: self.admin_principals.or(lower.admin_principals),
+            reader_principals: self.reader_principals.or(lower.reader_principals),
         }
     }
 
@@ -367,8 +402,105 @@ impl Layer {
             join: self.join.clone(),
             resolve: self.resolve.clone(),
             tuning: self.tuning()?,
+            security: self.security()?,
         })
     }
+
+    /// Resolves and checks the TLS and authentication keys.
+    pub fn security(&self) -> Result<SecurityConfig, ConfigError> {
+        let tls = match (&self.tls_cert_file, &self.tls_key_file, &self.tls_ca_file) {
+            (None, None, None) => None,
+            (Some(cert), Some(key), Some(ca)) => {
+                let client_auth = self
+                    .tls_client_auth
+                    .clone()
+                    .unwrap_or_else(|| "required".into());
+                if !["none", "optional", "required"].contains(&client_auth.as_str()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "tls_client_auth must be none, optional or required, got {client_auth:?}"
+                    )));
+                }
+                let reload_ms = self.tls_reload_ms.unwrap_or(5_000);
+                if reload_ms == 0 {
+                    return Err(ConfigError::Invalid(
+                        "tls_reload_ms must be at least 1".into(),
+                    ));
+                }
+                Some(TlsConfig {
+                    cert_file: cert.clone(),
+                    key_file: key.clone(),
+                    ca_file: ca.clone(),
+                    client_auth,
+                    reload_ms,
+                })
+            }
+            (cert, key, ca) => {
+                let missing: Vec<&str> = [
+                    ("tls_cert_file", cert.is_none()),
+                    ("tls_key_file", key.is_none()),
+                    ("tls_ca_file", ca.is_none()),
+                ]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(k, _)| *k)
+                .collect();
+                return Err(ConfigError::Invalid(format!(
+                    "tls_cert_file, tls_key_file and tls_ca_file go together; missing: {}",
+                    missing.join(", ")
+                )));
+            }
+        };
+        if self.auth_tokens_file.is_some() && tls.is_none() {
+            return Err(ConfigError::Invalid(
+                "auth_tokens_file needs TLS (tls_cert_file, tls_key_file, tls_ca_file): \
+                 bearer tokens are never accepted in plaintext"
+                    .into(),
+            ));
+        }
+        let list = |v: &Option<String>| -> Vec<String> {
+            v.as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Ok(SecurityConfig {
+            tls,
+            auth_tokens_file: self.auth_tokens_file.clone(),
+            admin_principals: list(&self.admin_principals),
+            reader_principals: list(&self.reader_principals),
+        })
+    }
+}
+
+/// TLS settings of the gRPC listener and of links to peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Certificate chain.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
+    /// CA bundle.
+    pub ca_file: PathBuf,
+    /// `none`, `optional` or `required`.
+    pub client_auth: String,
+    /// File check interval, ms.
+    pub reload_ms: u64,
+}
+
+/// TLS and authentication of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityConfig {
+    /// TLS; `None`: plaintext.
+    pub tls: Option<TlsConfig>,
+    /// Accepted bearer tokens.
+    pub auth_tokens_file: Option<PathBuf>,
+    /// Principals with the admin role.
+    pub admin_principals: Vec<String>,
+    /// Principals with the reader role.
+    pub reader_principals: Vec<String>,
 }
 
 /// Parses `MIN,MAX`.
@@ -425,6 +557,8 @@ pub struct NodeConfig {
     pub resolve: Option<String>,
     /// Raft and controller tuning.
     pub tuning: Tuning,
+    /// TLS and authentication.
+    pub security: SecurityConfig,
 }
 
 impl NodeConfig {
@@ -482,6 +616,32 @@ impl NodeConfig {
         if let Some(m) = &tu.metrics_listen {
             put("metrics_listen", toml::Value::String(m.clone()));
         }
+        let sec = &self.security;
+        if let Some(tls) = &sec.tls {
+            let path = |p: &PathBuf| toml::Value::String(p.display().to_string());
+            put("tls_cert_file", path(&tls.cert_file));
+            put("tls_key_file", path(&tls.key_file));
+            put("tls_ca_file", path(&tls.ca_file));
+            put(
+                "tls_client_auth",
+                toml::Value::String(tls.client_auth.clone()),
+            );
+            put("tls_reload_ms", toml::Value::Integer(tls.reload_ms as i64));
+        }
+        if let Some(f) = &sec.auth_tokens_file {
+            put(
+                "auth_tokens_file",
+                toml::Value::String(f.display().to_string()),
+            );
+        }
+        put(
+            "admin_principals",
+            toml::Value::String(sec.admin_principals.join(",")),
+        );
+        put(
+            "reader_principals",
+            toml::Value::String(sec.reader_principals.join(",")),
+        );
         render_line(&redact(t))
     }
 }
@@ -753,6 +913,14 @@ mod tests {
             broker_session_timeout_ms: Some(1),
             log_format: Some("text".into()),
             metrics_listen: Some("m".into()),
+            tls_cert_file: Some("/c".into()),
+            tls_key_file: Some("/k".into()),
+            tls_ca_file: Some("/ca".into()),
+            tls_client_auth: Some("required".into()),
+            tls_reload_ms: Some(1),
+            auth_tokens_file: Some("/t".into()),
+            admin_principals: Some("a".into()),
+            reader_principals: Some("r".into()),
         })
         .unwrap();
         let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
@@ -937,6 +1105,58 @@ mod tests {
     }
 
     #[test]
+    fn tls_keys_go_together_and_tokens_need_tls() {
+        let base = Layer {
+            node_id: Some(1),
+            listen: Some("l:1".into()),
+            data_dir: Some("/d".into()),
+            voters: Some("1@a:1".into()),
+            ..Layer::defaults()
+        };
+        let plain = base.clone().resolve(|| None).unwrap();
+        assert_eq!(plain.security.tls, None);
+        assert_eq!(plain.security.admin_principals, vec!["admin".to_string()]);
+
+        let e = Layer {
+            tls_cert_file: Some("/c".into()),
+            ..base.clone()
+        }
+        .resolve(|| None)
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("missing: tls_key_file, tls_ca_file"),
+            "{e}"
+        );
+
+        let tls = Layer {
+            tls_cert_file: Some("/c".into()),
+            tls_key_file: Some("/k".into()),
+            tls_ca_file: Some("/ca".into()),
+            ..base.clone()
+        };
+        let c = tls.clone().resolve(|| None).unwrap();
+        let t = c.security.tls.clone().expect("tls on");
+        assert_eq!((t.client_auth.as_str(), t.reload_ms), ("required", 5_000));
+        assert!(c.display().contains("tls_key_file=\"<redacted>\""));
+
+        let e = Layer {
+            tls_client_auth: Some("sometimes".into()),
+            ..tls
+        }
+        .resolve(|| None)
+        .unwrap_err();
+        assert!(e.to_string().contains("tls_client_auth must be"), "{e}");
+
+        let e = Layer {
+            auth_tokens_file: Some("/t".into()),
+            ..base
+        }
+        .resolve(|| None)
+        .unwrap_err();
+        assert!(e.to_string().contains("auth_tokens_file needs TLS"), "{e}");
+    }
+
+    #[test]
     fn effective_config_is_one_sorted_line_with_secrets_redacted() {
         let c = Layer {
             node_id: Some(2),
@@ -949,7 +1169,7 @@ mod tests {
         .unwrap();
         let line = c.display();
         assert!(
-            line.starts_with("broker_session_timeout_ms=9000 "),
+            line.starts_with("admin_principals=\"admin\" broker_session_timeout_ms=9000 "),
             "{line}"
         );
         assert!(line.contains(" node_id=2 "), "{line}");

@@ -34,6 +34,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "server")]
+pub mod auth;
 pub mod committed;
 pub mod config;
 pub mod ctx;
@@ -54,6 +56,8 @@ pub mod records;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod service;
+#[cfg(feature = "server")]
+pub mod tls;
 pub mod topic_config;
 pub mod topic_name;
 

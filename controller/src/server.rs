@@ -12,9 +12,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tracing::info;
 
+use crate::auth::{AuthLayer, AuthPolicy};
 use crate::service::Controller;
 use crate::service::admin::AdminServiceImpl;
 use crate::service::broker::BrokerServiceImpl;
+use crate::tls::ServerTls;
 
 /// Serves every kraftd service on `listener` until `shutdown` resolves.
 ///
@@ -24,6 +26,26 @@ use crate::service::broker::BrokerServiceImpl;
 pub async fn serve(
     ctl: Arc<Controller>,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve_secure(ctl, listener, Security::default(), shutdown).await
+}
+
+/// TLS and authentication settings of the gRPC listener. The default is plaintext with
+/// authentication off (`kraftd dev`).
+#[derive(Clone, Default)]
+pub struct Security {
+    /// TLS on the listener (and, through the quorum's `PeerTls`, on links to peers).
+    pub tls: Option<Arc<ServerTls>>,
+    /// Who may call what.
+    pub auth: AuthPolicy,
+}
+
+/// [`serve`] with TLS and authentication: every request passes [`AuthLayer`].
+pub async fn serve_secure(
+    ctl: Arc<Controller>,
+    listener: TcpListener,
+    security: Security,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -42,9 +64,16 @@ pub async fn serve(
 
     let health_task = tokio::spawn(track_health(ctl.clone(), reporter));
     let local = listener.local_addr().ok();
-    info!(addr = ?local, node_id = ctl.node().id(), "serving gRPC");
-    let res = tonic::transport::Server::builder()
+    info!(
+        addr = ?local,
+        node_id = ctl.node().id(),
+        tls = security.tls.is_some(),
+        authentication = security.auth.enabled(),
+        "serving gRPC"
+    );
+    let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(AuthLayer::new(security.auth))
         .add_service(ctl.node().raft_service())
         .add_service(BrokerServiceServer::new(BrokerServiceImpl::new(
             ctl.clone(),
@@ -52,9 +81,19 @@ pub async fn serve(
         .add_service(AdminServiceServer::new(AdminServiceImpl::new(ctl.clone())))
         .add_service(health)
         .add_optional_service(reflection_v1)
-        .add_optional_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await;
+        .add_optional_service(reflection_v1alpha);
+    let res = match security.tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), shutdown)
+                .await
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .await
+        }
+    };
     health_task.abort();
     res
 }

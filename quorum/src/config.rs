@@ -25,6 +25,8 @@ pub struct QuorumConfig {
     /// Longest time between snapshots while entries are applied (Kafka's
     /// `metadata.log.max.snapshot.interval.ms`, default 1 h).
     pub snapshot_interval: std::time::Duration,
+    /// TLS for links to peers; `None`: plaintext.
+    pub peer_tls: Option<crate::tls::PeerTls>,
 }
 
 impl QuorumConfig {
@@ -40,6 +42,7 @@ impl QuorumConfig {
             snapshot_every: 10_000,
             keep_after_snapshot: 1_000,
             snapshot_interval: std::time::Duration::from_secs(3600),
+            peer_tls: None,
         }
     }
 

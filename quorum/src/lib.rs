@@ -18,9 +18,11 @@ pub mod error;
 pub mod membership;
 pub mod network;
 pub mod node;
+pub mod tls;
 
 pub use config::{QuorumConfig, parse_voters};
 pub use error::{LeaderHint, QuorumError};
 pub use kraft_storage::{Command, CommandReply, Machine};
 pub use membership::{QuorumDescription, ReplicaState, VoterChangeRefused};
 pub use node::{Node, QuorumStatus};
+pub use tls::PeerTls;

@@ -103,7 +103,7 @@ impl<M: Machine> Node<M> {
                 .validate()
                 .map_err(|e| QuorumError::Config(e.to_string()))?,
         );
-        let network = NetworkFactory::default();
+        let network = NetworkFactory::new(config.peer_tls.clone());
         let log_reader = log.clone();
         let raft = Raft::new(config.node_id, raft_config, network.clone(), log, sm)
             .await
@@ -180,6 +180,12 @@ impl<M: Machine> Node<M> {
         addr: &str,
     ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
         self.network.channel(addr)
+    }
+
+    /// Replaces the TLS material of peer links (certificate rotation). Cached channels are
+    /// dropped, so the next RPC to each peer dials with the new certificate.
+    pub fn set_peer_tls(&self, tls: Option<crate::tls::PeerTls>) {
+        self.network.set_tls(tls);
     }
 
     /// The `RaftService` to mount on this node's gRPC server.

@@ -226,6 +226,13 @@ impl Cluster {
     /// Adds node `id` (not in the voter string) and starts it with `--join` pointing at the
     /// current nodes: it waits as an observer until the quorum adds it.
     pub fn spawn_joiner(&mut self, id: u64) {
+        let extra = self.extra_args.clone();
+        self.spawn_joiner_with(id, &extra);
+    }
+
+    /// [`Cluster::spawn_joiner`] with `extra` flags instead of the cluster's own (e.g. TLS
+    /// files from another CA).
+    pub fn spawn_joiner_with(&mut self, id: u64, extra: &[String]) {
         assert_eq!(
             id as usize,
             self.nodes.len() + 1,
@@ -254,7 +261,7 @@ impl Cluster {
             .arg(&node.data_dir)
             .arg("--join")
             .arg(&join)
-            .args(&self.extra_args)
+            .args(extra)
             .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
             .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
             .stderr(Stdio::from(log))
@@ -311,6 +318,11 @@ impl Cluster {
             .env("RUST_LOG", "warn")
             .output()
             .expect("run kraftctl")
+    }
+
+    /// The log (stdout + stderr) of node `id` so far.
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.node(id).log_path).unwrap_or_default()
     }
 
     /// Data directory of node `id`.

@@ -28,6 +28,7 @@
 //! Exit codes: 0 success, 1 failure (an item error or an RPC error), 2 usage error (clap, or a
 //! rule across flags, e.g. a config key under both `--add-config` and `--delete-config`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -68,6 +69,22 @@ struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
+
+    /// CA bundle of the controllers' certificates: connect with TLS.
+    #[arg(long, global = true, env = "KRAFT_TLS_CA_FILE", value_name = "FILE")]
+    tls_ca_file: Option<PathBuf>,
+
+    /// Client certificate presented to the controllers (mTLS); its CN is your principal.
+    #[arg(long, global = true, env = "KRAFT_TLS_CERT_FILE", value_name = "FILE")]
+    tls_cert_file: Option<PathBuf>,
+
+    /// Private key of --tls-cert-file.
+    #[arg(long, global = true, env = "KRAFT_TLS_KEY_FILE", value_name = "FILE")]
+    tls_key_file: Option<PathBuf>,
+
+    /// File holding a bearer token (first line), sent over TLS instead of a certificate.
+    #[arg(long, global = true, env = "KRAFT_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -119,6 +136,36 @@ enum Command {
     /// The metadata image (like kafka-metadata-shell).
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Certificates for TLS and mTLS: a CA plus controller, broker and admin certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Write ca.crt/ca.key, controller.crt/.key (CN controller, shared by every controller),
+    /// broker-<id>.crt/.key and one certificate per --principal into --out.
+    Create(CertsCreateArgs),
+}
+
+#[derive(Debug, Args)]
+struct CertsCreateArgs {
+    /// Directory to write into (created if missing).
+    #[arg(long, default_value = "./certs")]
+    out: PathBuf,
+    /// Names the controllers are reached at (SANs of controller.crt); `*.svc` wildcards work
+    /// for one label, e.g. `*.kraft-headless.kafka.svc`.
+    #[arg(long, value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+    controller_hosts: Vec<String>,
+    /// Broker certificates to make: broker-1 .. broker-N.
+    #[arg(long, default_value_t = 3)]
+    brokers: u32,
+    /// Further principals to certify (list them in admin_principals / reader_principals).
+    #[arg(long = "principal", default_value = "admin")]
+    principals: Vec<String>,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365)]
+    days: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -538,7 +585,28 @@ fn main() -> ExitCode {
         }
     };
     let format = Format::from(cli.output);
-    match runtime.block_on(run(&cli.bootstrap_server, action, format)) {
+    if let Action::CreateCerts(args) = &action {
+        return match create_certs(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let security = match kraft_client::Security::from_files(
+        cli.tls_ca_file.as_deref(),
+        cli.tls_cert_file.as_deref(),
+        cli.tls_key_file.as_deref(),
+        cli.token_file.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(&cli.bootstrap_server, security, action, format)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");
@@ -612,6 +680,7 @@ struct DumpArgs {
 /// What to do, with its request built and checked: everything but the RPC.
 #[derive(Debug)]
 enum Action {
+    CreateCerts(CertsCreateArgs),
     CreateTopics(CreateTopicsRequest),
     ListTopics {
         local: bool,
@@ -814,6 +883,7 @@ fn plan(command: Command) -> Result<Action, clap::Error> {
         Command::Quorum(QuorumCommand::TransferLeader(args)) => {
             Action::TransferLeader { to: args.to }
         }
+        Command::Certs(CertsCommand::Create(args)) => Action::CreateCerts(args),
         Command::Metadata(MetadataCommand::Dump(args)) => Action::DumpMetadata {
             offset: args.offset,
         },
@@ -845,9 +915,45 @@ fn plan(command: Command) -> Result<Action, clap::Error> {
     })
 }
 
-async fn run(bootstrap: &str, action: Action, format: Format) -> anyhow::Result<ExitCode> {
-    let client = Client::connect(bootstrap).await?;
+/// `kraftctl certs create`.
+fn create_certs(args: &CertsCreateArgs) -> anyhow::Result<()> {
+    use kraft_client::certs::{Ca, write};
+    let ca = Ca::new("kraftd-ca", args.days)?;
+    let mut written = vec![write(&args.out, "ca", ca.pem())?];
+    written.push(write(
+        &args.out,
+        "controller",
+        &ca.issue("controller", &args.controller_hosts)?,
+    )?);
+    for id in 1..=args.brokers {
+        let name = format!("broker-{id}");
+        written.push(write(&args.out, &name, &ca.issue(&name, &[])?)?);
+    }
+    for name in &args.principals {
+        written.push(write(&args.out, name, &ca.issue(name, &[])?)?);
+    }
+    for (cert, key) in written {
+        println!("{}\t{}", cert.display(), key.display());
+    }
+    Ok(())
+}
+
+async fn run(
+    bootstrap: &str,
+    security: kraft_client::Security,
+    action: Action,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    let config = kraft_client::ClientConfig {
+        security,
+        ..Default::default()
+    };
+    let client = Client::connect_with(bootstrap, config).await?;
     let rendered = match action {
+        Action::CreateCerts(args) => {
+            create_certs(&args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Action::CreateTopics(req) => {
             let validate_only = req.validate_only;
             let resp = client.create_topics(req).await?;

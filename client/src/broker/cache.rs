@@ -22,7 +22,6 @@ use kraft_proto::fetch_metadata_response::Payload;
 use kraft_proto::{FetchMetadataRequest, FetchMetadataResponse, MetadataDelta, MetadataImageChunk};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tonic::transport::Endpoint;
 use tracing::{debug, info, warn};
 
 use crate::{Client, ClientError, parse_bootstrap};
@@ -202,6 +201,8 @@ pub struct CacheConfig {
     pub initial_backoff: Duration,
     /// Upper bound of the backoff.
     pub max_backoff: Duration,
+    /// TLS and credentials (default: plaintext, none).
+    pub security: crate::Security,
 }
 
 impl Default for CacheConfig {
@@ -211,6 +212,7 @@ impl Default for CacheConfig {
             idle_timeout: Duration::from_secs(5),
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
+            security: crate::Security::default(),
         }
     }
 }
@@ -294,6 +296,7 @@ impl MetadataCache {
     pub fn for_client(client: &Client) -> Self {
         let config = CacheConfig {
             connect_timeout: client.config().connect_timeout,
+            security: client.config().security.clone(),
             ..CacheConfig::default()
         };
         Self::start_at(client.endpoints().to_vec(), config)
@@ -404,7 +407,10 @@ async fn follow(shared: Arc<Shared>) {
 
 /// One stream from one controller, until it fails, ends or stalls.
 async fn follow_one(shared: &Shared, endpoint: &str) -> Result<(), String> {
-    let channel = Endpoint::from_shared(endpoint.to_owned())
+    let channel = shared
+        .config
+        .security
+        .endpoint(endpoint)
         .map_err(|e| e.to_string())?
         .connect_timeout(shared.config.connect_timeout)
         .connect()
@@ -417,7 +423,11 @@ async fn follow_one(shared: &Shared, endpoint: &str) -> Result<(), String> {
         .unwrap_or(-1);
     let mut stream = tokio::time::timeout(
         shared.config.idle_timeout,
-        BrokerServiceClient::new(channel).fetch_metadata(FetchMetadataRequest { offset: from }),
+        BrokerServiceClient::new(channel).fetch_metadata({
+            let mut req = tonic::Request::new(FetchMetadataRequest { offset: from });
+            shared.config.security.authorize(&mut req);
+            req
+        }),
     )
     .await
     .map_err(|_| "no answer to FetchMetadata".to_owned())?

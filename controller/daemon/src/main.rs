@@ -148,7 +148,45 @@ struct NodeArgs {
     #[arg(long, value_name = "HOST:PORT")]
     metrics_listen: Option<String>,
     #[command(flatten)]
+    security: SecurityArgs,
+    #[command(flatten)]
     tuning: Tuning,
+}
+
+/// TLS and authentication flags (off by default: plaintext, every caller allowed).
+#[derive(Args, Debug, Default)]
+struct SecurityArgs {
+    /// PEM certificate chain served on the gRPC listener and presented to peers; TLS is on
+    /// when this, --tls-key-file and --tls-ca-file are set [env KRAFTD_TLS_CERT_FILE].
+    #[arg(long, value_name = "FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// PEM private key of --tls-cert-file [env KRAFTD_TLS_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    tls_key_file: Option<PathBuf>,
+    /// PEM CA bundle: verifies client certificates and peer controllers
+    /// [env KRAFTD_TLS_CA_FILE].
+    #[arg(long, value_name = "FILE")]
+    tls_ca_file: Option<PathBuf>,
+    /// Client certificates: none, optional or required (mTLS) [env KRAFTD_TLS_CLIENT_AUTH]
+    /// [default required].
+    #[arg(long, value_name = "MODE")]
+    tls_client_auth: Option<String>,
+    /// How often the TLS files are re-read; changed files are used without a restart
+    /// [env KRAFTD_TLS_RELOAD_MS] [default 5000].
+    #[arg(long, value_name = "MS")]
+    tls_reload_ms: Option<u64>,
+    /// Accepted bearer tokens, one `principal token` per line (needs TLS)
+    /// [env KRAFTD_AUTH_TOKENS_FILE].
+    #[arg(long, value_name = "FILE")]
+    auth_tokens_file: Option<PathBuf>,
+    /// Principals (certificate CN or token name) with the admin role, comma-separated
+    /// [env KRAFTD_ADMIN_PRINCIPALS] [default admin].
+    #[arg(long, value_name = "NAMES")]
+    admin_principals: Option<String>,
+    /// Principals with the read-only reader role, comma-separated
+    /// [env KRAFTD_READER_PRINCIPALS].
+    #[arg(long, value_name = "NAMES")]
+    reader_principals: Option<String>,
 }
 
 impl NodeArgs {
@@ -167,6 +205,14 @@ impl NodeArgs {
             replicas: self.replicas,
             resolve: self.resolve.clone(),
             metrics_listen: self.metrics_listen.clone(),
+            tls_cert_file: self.security.tls_cert_file.clone(),
+            tls_key_file: self.security.tls_key_file.clone(),
+            tls_ca_file: self.security.tls_ca_file.clone(),
+            tls_client_auth: self.security.tls_client_auth.clone(),
+            tls_reload_ms: self.security.tls_reload_ms,
+            auth_tokens_file: self.security.auth_tokens_file.clone(),
+            admin_principals: self.security.admin_principals.clone(),
+            reader_principals: self.security.reader_principals.clone(),
             ..self.tuning.layer()
         }
     }
@@ -280,6 +326,41 @@ fn quorum_config(
     Ok(q)
 }
 
+/// The listener's TLS (reloading) and the authentication policy, from the node's settings.
+/// A file that cannot be used is an error naming it: the node does not start.
+fn security(c: &config::SecurityConfig) -> Result<server::Security> {
+    use kraft_controller::auth::AuthPolicy;
+    use kraft_controller::tls::{ClientAuth, ServerTls, TlsFiles};
+    let tls = match &c.tls {
+        Some(t) => {
+            let client_auth: ClientAuth = t.client_auth.parse().map_err(anyhow::Error::msg)?;
+            let tls = ServerTls::load(TlsFiles {
+                cert: t.cert_file.clone(),
+                key: t.key_file.clone(),
+                ca: t.ca_file.clone(),
+                client_auth,
+            })?;
+            tls.spawn_reloader(Duration::from_millis(t.reload_ms));
+            Some(tls)
+        }
+        None => None,
+    };
+    let tokens = match &c.auth_tokens_file {
+        Some(path) => AuthPolicy::read_tokens(path)?,
+        None => Default::default(),
+    };
+    let certificates = c.tls.as_ref().is_some_and(|t| t.client_auth != "none");
+    Ok(server::Security {
+        tls,
+        auth: AuthPolicy {
+            certificates,
+            tokens,
+            admins: c.admin_principals.iter().cloned().collect(),
+            readers: c.reader_principals.iter().cloned().collect(),
+        },
+    })
+}
+
 /// How long in-flight RPCs may finish after leadership has been handed over. Long-lived
 /// streams (a broker's metadata stream) never finish by themselves, and a graceful server
 /// shutdown would wait for them until the kubelet's SIGKILL (terminationGracePeriodSeconds,
@@ -290,14 +371,27 @@ async fn run_node(
     cfg: ControllerConfig,
     listener: TcpListener,
     metrics: Option<TcpListener>,
+    security: server::Security,
     stop: watch::Receiver<bool>,
 ) -> Result<()> {
     let ctl: Arc<Controller> = Controller::start(cfg).await?;
+    if let Some(tls) = &security.tls {
+        // Rotated certificates: the listener swaps its config itself; peer links follow.
+        let mut pem = tls.subscribe();
+        let node = Arc::downgrade(&ctl);
+        tokio::spawn(async move {
+            while pem.changed().await.is_ok() {
+                let Some(ctl) = node.upgrade() else { return };
+                let peer = pem.borrow_and_update().peer_tls();
+                ctl.node().set_peer_tls(Some(peer));
+            }
+        });
+    }
     let metrics = metrics.map(|l| tokio::spawn(kraft_controller::metrics::serve(ctl.clone(), l)));
     let (handed_over_tx, mut handed_over) = watch::channel(false);
     let mut stop2 = stop.clone();
     let leaving = ctl.clone();
-    let serve = server::serve(ctl.clone(), listener, async move {
+    let serve = server::serve_secure(ctl.clone(), listener, security, async move {
         let _ = stop2.wait_for(|s| *s).await;
         // A leader hands over before it goes, so clients wait for one transfer rather than
         // an election timeout. The server keeps serving until the transfer is done.
@@ -330,8 +424,15 @@ async fn run_node(
 
 /// Asks the quorum (through any of `join`'s controllers) to add this node as a voter, until
 /// it is one. The leader adds it as a learner, waits for it to catch up, then promotes it.
-async fn join_quorum(join: String, node_id: u64, endpoint: String) {
+async fn join_quorum(
+    join: String,
+    node_id: u64,
+    endpoint: String,
+    tls: Option<kraft_quorum::PeerTls>,
+) {
     use kraft_proto::admin_service_client::AdminServiceClient;
+    // The same channels (and TLS identity) as Raft traffic to peers.
+    let network = kraft_quorum::network::client::NetworkFactory::new(tls);
     let targets: Vec<String> = join
         .split(',')
         .map(|s| s.trim().to_string())
@@ -347,8 +448,8 @@ async fn join_quorum(join: String, node_id: u64, endpoint: String) {
             endpoint: endpoint.clone(),
             timeout_ms: 60_000,
         };
-        let outcome = match AdminServiceClient::connect(format!("http://{target}")).await {
-            Ok(mut c) => c
+        let outcome = match network.channel(target) {
+            Ok(ch) => AdminServiceClient::new(ch)
                 .add_raft_voter(req)
                 .await
                 .map(|r| r.into_inner().error)
@@ -429,7 +530,13 @@ async fn main() -> Result<()> {
                     cluster_id: tuning.cluster_id.clone(),
                     broker_session_timeout_ms: tuning.broker_session_timeout_ms,
                 };
-                tasks.push(tokio::spawn(run_node(cfg, listener, None, rx.clone())));
+                tasks.push(tokio::spawn(run_node(
+                    cfg,
+                    listener,
+                    None,
+                    server::Security::default(),
+                    rx.clone(),
+                )));
             }
             println!(
                 "kraftd dev: 3 controllers running, data under {}",
@@ -471,7 +578,9 @@ async fn main() -> Result<()> {
             if let Some(r) = &c.resolve {
                 warn!(resolve = %r, "voter endpoints rewritten by `resolve` (tests / no DNS)");
             }
-            let quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
+            let mut quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
+            let security = security(&c.security)?;
+            quorum.peer_tls = security.tls.as_ref().map(|t| t.pem().peer_tls());
             let listener = TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;
@@ -490,9 +599,10 @@ async fn main() -> Result<()> {
             };
             tokio::spawn(shutdown_signal(tx));
             if let Some(join) = c.join.clone() {
-                tokio::spawn(join_quorum(join, c.node_id, c.listen.clone()));
+                let tls = security.tls.as_ref().map(|t| t.pem().peer_tls());
+                tokio::spawn(join_quorum(join, c.node_id, c.listen.clone(), tls));
             }
-            run_node(cfg, listener, metrics, rx).await?;
+            run_node(cfg, listener, metrics, security, rx).await?;
         }
     }
     Ok(())

@@ -47,6 +47,7 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::RegisterBrokerRequest>,
     ) -> Result<Response<pb::RegisterBrokerResponse>, Status> {
+        crate::auth::check_broker_id(&req, req.get_ref().broker_id)?;
         let domain = convert::register_broker_from_pb(req.get_ref())?;
         let ctl = self.ctl.clone();
         self.ctl
@@ -84,6 +85,7 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::BrokerHeartbeatRequest>,
     ) -> Result<Response<pb::BrokerHeartbeatResponse>, Status> {
+        crate::auth::check_broker_id(&req, req.get_ref().broker_id)?;
         let msg = req.get_ref();
         let domain = handlers::BrokerHeartbeat {
             broker_id: BrokerId(msg.broker_id),
@@ -158,6 +160,7 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::AlterPartitionRequest>,
     ) -> Result<Response<pb::AlterPartitionResponse>, Status> {
+        crate::auth::check_broker_id(&req, req.get_ref().broker_id)?;
         let domain = convert::alter_partition_from_pb(req.get_ref())?;
         self.ctl
             .write_rpc(
@@ -174,6 +177,7 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::AllocateProducerIdsRequest>,
     ) -> Result<Response<pb::AllocateProducerIdsResponse>, Status> {
+        crate::auth::check_broker_id(&req, req.get_ref().broker_id)?;
         let domain = handlers::AllocateProducerIds {
             broker_id: BrokerId(req.get_ref().broker_id),
             broker_epoch: BrokerEpoch(req.get_ref().broker_epoch),

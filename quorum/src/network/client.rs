@@ -18,6 +18,7 @@ use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 use tonic::transport::{Channel, Endpoint};
 
 use super::{SNAPSHOT_CHUNK_BYTES, decode};
+use crate::tls::PeerTls;
 
 type Vote = openraft::alias::VoteOf<TypeConfig>;
 type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Vec<u8>>;
@@ -25,22 +26,52 @@ type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Vec<u8>>;
 /// Creates per-peer clients; channels are cached by endpoint and shared between clients.
 #[derive(Clone, Default)]
 pub struct NetworkFactory {
-    channels: Arc<Mutex<HashMap<String, Channel>>>,
+    inner: Arc<Mutex<Channels>>,
+}
+
+#[derive(Default)]
+struct Channels {
+    /// TLS for peer links; `None`: plaintext (`http://`).
+    tls: Option<PeerTls>,
+    by_addr: HashMap<String, Channel>,
 }
 
 impl NetworkFactory {
+    /// A factory dialling peers with `tls` (or in plaintext).
+    pub fn new(tls: Option<PeerTls>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Channels {
+                tls,
+                by_addr: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Swaps the TLS material and drops every cached channel (certificate rotation).
+    pub fn set_tls(&self, tls: Option<PeerTls>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.tls != tls {
+            inner.tls = tls;
+            inner.by_addr.clear();
+        }
+    }
+
     /// A channel to `addr` (`host:port`), created lazily and reused afterwards.
     pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
-        let mut cache = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(ch) = cache.get(addr) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ch) = inner.by_addr.get(addr) {
             return Ok(ch.clone());
         }
-        let ch = Endpoint::from_shared(format!("http://{addr}"))?
+        let scheme = if inner.tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .connect_lazy();
-        cache.insert(addr.to_string(), ch.clone());
+            .http2_keep_alive_interval(Duration::from_secs(10));
+        if let Some(tls) = &inner.tls {
+            endpoint = endpoint.tls_config(tls.client_config())?;
+        }
+        let ch = endpoint.connect_lazy();
+        inner.by_addr.insert(addr.to_string(), ch.clone());
         Ok(ch)
     }
 }
