@@ -14,7 +14,8 @@
 //! broker `<id>`, names in `admin_principals` are admins, names in `reader_principals` are
 //! readers. Controllers may call everything (a follower forwards requests it has already
 //! authorised); brokers register, heartbeat, alter partitions and allocate producer ids as
-//! themselves, and read; admins change topics, configs and the quorum, and read; readers
+//! themselves, and read; admins change topics, configs and the quorum, may act for any
+//! broker, and read; readers
 //! describe and stream metadata. With no authentication configured (plaintext, `kraftd dev`)
 //! every caller is an anonymous principal with every role.
 
@@ -265,7 +266,9 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 /// The roles a method accepts; `None`: open to everyone, authenticated or not.
 pub fn allowed_roles(path: &str) -> Option<&'static [Role]> {
     const READ: &[Role] = &[Role::Reader, Role::Broker, Role::Admin, Role::Controller];
-    const BROKER: &[Role] = &[Role::Broker, Role::Controller];
+    // Admins may act for any broker (operator tools, simulated brokers), as Kafka's
+    // super users may.
+    const BROKER: &[Role] = &[Role::Broker, Role::Admin, Role::Controller];
     const ADMIN: &[Role] = &[Role::Admin, Role::Controller];
     const CONTROLLER: &[Role] = &[Role::Controller];
     if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {

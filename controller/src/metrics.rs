@@ -354,8 +354,24 @@ fn reply(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 fn handle(ctl: &Controller, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => reply(StatusCode::OK, render(ctl)),
+        // Probes for the kubelet, which cannot speak TLS to the gRPC port: alive while the
+        // process serves; ready while this controller knows an active controller.
+        (&Method::GET, "/healthz") => reply(StatusCode::OK, "ok\n".into()),
+        (&Method::GET, "/readyz") => match ctl.node().leader() {
+            Some(l) => reply(
+                StatusCode::OK,
+                format!("ready: active controller {}\n", l.node_id),
+            ),
+            None => reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: no active controller known\n".into(),
+            ),
+        },
         (_, "/metrics") => reply(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()),
-        _ => reply(StatusCode::NOT_FOUND, "try /metrics\n".into()),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "try /metrics, /healthz or /readyz\n".into(),
+        ),
     }
 }
 

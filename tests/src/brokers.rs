@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use kraft_client::Client;
 use kraft_client::simulate::{BrokerSimulator, SimulatorConfig};
+use kraft_client::{Client, ClientConfig};
 use tokio::sync::oneshot;
 
 /// Brokers kept alive by a background heartbeat task until dropped.
@@ -17,10 +17,19 @@ impl Brokers {
     /// Registers `count` brokers (ids 1..=count) through `bootstrap`, heartbeats them every
     /// 200 ms and waits until every one is unfenced.
     pub async fn start(bootstrap: &str, count: u32) -> Self {
+        Self::start_with(bootstrap, count, &ClientConfig::default()).await
+    }
+
+    /// [`Brokers::start`] with a client config (e.g. TLS and a certificate).
+    pub async fn start_with(bootstrap: &str, count: u32, config: &ClientConfig) -> Self {
         let client = crate::wait_until(
             "connect for brokers",
             Duration::from_secs(30),
-            || async move { Client::connect(bootstrap).await.map_err(|e| e.to_string()) },
+            || async move {
+                Client::connect_with(bootstrap, config.clone())
+                    .await
+                    .map_err(|e| e.to_string())
+            },
         )
         .await;
         let config = SimulatorConfig {

@@ -364,12 +364,17 @@ pub mod brokers;
 
 /// Waits until some controller reports an active controller, and returns its id.
 pub async fn wait_for_leader(bootstrap: &str) -> u64 {
+    wait_for_leader_with(bootstrap, &kraft_client::ClientConfig::default()).await
+}
+
+/// [`wait_for_leader`] with a client config (e.g. TLS and a certificate).
+pub async fn wait_for_leader_with(bootstrap: &str, config: &kraft_client::ClientConfig) -> u64 {
     wait_until(
         "an active controller",
         Duration::from_secs(30),
         || async move {
             {
-                let client = kraft_client::Client::connect(bootstrap)
+                let client = kraft_client::Client::connect_with(bootstrap, config.clone())
                     .await
                     .map_err(|e| e.to_string())?;
                 match client.describe_cluster(false).await {

@@ -302,3 +302,40 @@ fn helm_chart_renders_valid_manifests_for_other_values() {
     let (ok, _, err) = helm_template(&helm, dir.path(), "four.yaml", &["replicas=4"]);
     assert!(!ok && err.contains("replicas must be 3 or 5"), "{err}");
 }
+
+#[test]
+fn helm_chart_refuses_plaintext_unless_asked() {
+    let Some(helm) = tool("helm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ok, _, err) = helm_template(&helm, dir.path(), "plain.yaml", &["tls.enabled=false"]);
+    assert!(!ok, "plaintext must be refused by default");
+    assert!(err.contains("allowPlaintext=true"), "{err}");
+    let (ok, _, err) = helm_template(
+        &helm,
+        dir.path(),
+        "plain.yaml",
+        &["tls.enabled=false", "allowPlaintext=true"],
+    );
+    assert!(ok, "{err}");
+    let plain = objects(
+        &std::fs::read_to_string(dir.path().join("plain.yaml")).expect("read"),
+        "plain",
+    );
+    let toml = plain["ConfigMap/kraft-config"]["data"]["kraftd.toml"]
+        .as_str()
+        .expect("kraftd.toml");
+    assert!(!toml.contains("tls_cert_file"), "{toml}");
+    // The default chart turns TLS on with client certificates required.
+    let (ok, _, err) = helm_template(&helm, dir.path(), "default.yaml", &[]);
+    assert!(ok, "{err}");
+    let default = objects(
+        &std::fs::read_to_string(dir.path().join("default.yaml")).expect("read"),
+        "default",
+    );
+    let toml = default["ConfigMap/kraft-config"]["data"]["kraftd.toml"]
+        .as_str()
+        .expect("kraftd.toml");
+    assert!(toml.contains("tls_client_auth = \"required\""), "{toml}");
+}

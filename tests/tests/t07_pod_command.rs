@@ -11,7 +11,7 @@ mod pods;
 use std::time::Duration;
 
 use kraft_tests::brokers::Brokers;
-use kraft_tests::{Cluster, wait_for_leader, wait_until};
+use kraft_tests::{Cluster, wait_for_leader_with, wait_until};
 use pods::{PodTemplate, Pods, expand, probe};
 
 #[test]
@@ -34,18 +34,19 @@ async fn statefulset_pod_command_forms_a_quorum_and_serves_kraftctl() {
         pods.start(ordinal);
     }
     let bootstrap = pods.bootstrap();
-    wait_for_leader(&bootstrap).await;
+    let config = pods.client_config();
+    wait_for_leader_with(&bootstrap, &config).await;
 
     for ordinal in 0..template.replicas {
-        let addr = pods.addr(ordinal);
+        let addr = pods.metrics_addr(ordinal);
         // The kubelet's probes, exactly as the manifest declares them.
-        for service in [&template.readiness_service, &template.liveness_service] {
+        for path in [&template.readiness_path, &template.liveness_path] {
             wait_until(
-                &format!("pod {ordinal} probe {service}"),
+                &format!("pod {ordinal} probe {path}"),
                 Duration::from_secs(30),
                 || {
                     let addr = addr.clone();
-                    async move { probe(&addr, service).await }
+                    async move { probe(&addr, path).await }
                 },
             )
             .await;
@@ -68,12 +69,17 @@ async fn statefulset_pod_command_forms_a_quorum_and_serves_kraftctl() {
         assert!(pods.is_running(ordinal), "pod {ordinal} exited");
     }
 
-    let _brokers = Brokers::start(&bootstrap, 3).await;
+    // Secure by default: the manifests' gRPC port refuses plaintext and certificate-less
+    // callers.
+    let plain = Cluster::kraftctl(&pods.addr(0), &["topics", "list"]);
+    assert!(!plain.status.success(), "plaintext must be refused");
+
+    let _brokers = Brokers::start_with(&bootstrap, 3, &config).await;
     // Through one pod only, as through `kubectl port-forward svc/kraft`.
     let one = pods.addr(1);
-    let out = Cluster::kraftctl(
-        &one,
-        &[
+    let mut args = pods.kraftctl_flags();
+    args.extend(
+        [
             "topics",
             "create",
             "--topic",
@@ -82,8 +88,11 @@ async fn statefulset_pod_command_forms_a_quorum_and_serves_kraftctl() {
             "3",
             "--replication-factor",
             "3",
-        ],
+        ]
+        .map(String::from),
     );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = Cluster::kraftctl(&one, &args);
     assert!(
         out.status.success(),
         "kraftctl topics create failed: {}{}",
@@ -97,8 +106,9 @@ async fn statefulset_pod_command_forms_a_quorum_and_serves_kraftctl() {
             Duration::from_secs(30),
             || {
                 let addr = addr.clone();
+                let config = config.clone();
                 async move {
-                    let c = kraft_client::Client::connect(&addr)
+                    let c = kraft_client::Client::connect_with(&addr, config)
                         .await
                         .map_err(|e| e.to_string())?;
                     let l = c.list_topics(true).await.map_err(|e| e.to_string())?;

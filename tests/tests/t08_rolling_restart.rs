@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kraft_client::Client;
+use kraft_client::{Client, ClientConfig};
 use kraft_proto::{CreatableTopic, CreateTopicsRequest};
 use kraft_tests::brokers::Brokers;
-use kraft_tests::{wait_for_leader, wait_until};
+use kraft_tests::{wait_for_leader_with, wait_until};
 use pods::{PodTemplate, Pods, probe};
 use tokio::time::Instant;
 use tracing::info;
@@ -104,9 +104,11 @@ fn acked(state: &Arc<Mutex<Stream>>) -> BTreeMap<String, String> {
 }
 
 /// Waits until pod `addr`'s own applied image holds every create in `want`.
-async fn caught_up(what: &str, addr: &str, want: &BTreeMap<String, String>) {
+async fn caught_up(what: &str, addr: &str, config: &ClientConfig, want: &BTreeMap<String, String>) {
     wait_until(what, Duration::from_secs(60), || async move {
-        let c = Client::connect(addr).await.map_err(|e| e.to_string())?;
+        let c = Client::connect_with(addr, config.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         let l = c.list_topics(true).await.map_err(|e| e.to_string())?;
         let have: BTreeMap<String, String> =
             l.topics.into_iter().map(|t| (t.name, t.topic_id)).collect();
@@ -137,12 +139,15 @@ async fn rolling_restart_in_statefulset_order_loses_no_acknowledged_create() {
         pods.start(ordinal);
     }
     let bootstrap = pods.bootstrap();
-    wait_for_leader(&bootstrap).await;
-    let brokers = Brokers::start(&bootstrap, 3).await;
+    let config = pods.client_config();
+    wait_for_leader_with(&bootstrap, &config).await;
+    let brokers = Brokers::start_with(&bootstrap, 3, &config).await;
 
     let state = Arc::new(Mutex::new(Stream::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let client = Client::connect(&bootstrap).await.expect("connect");
+    let client = Client::connect_with(&bootstrap, config.clone())
+        .await
+        .expect("connect");
     let writing = tokio::spawn(writer(client, state.clone(), stop.clone()));
 
     let mut shutdowns = Vec::new();
@@ -171,20 +176,22 @@ async fn rolling_restart_in_statefulset_order_loses_no_acknowledged_create() {
         let acked_at_stop = acked(&state);
         pods.start(ordinal);
         let addr = pods.addr(ordinal);
-        let service = template.readiness_service.clone();
+        let probe_addr = pods.metrics_addr(ordinal);
+        let path = template.readiness_path.clone();
         wait_until(
             &format!("pod {ordinal} Ready again"),
             Duration::from_secs(60),
             || {
-                let addr = addr.clone();
-                let service = service.clone();
-                async move { probe(&addr, &service).await }
+                let probe_addr = probe_addr.clone();
+                let path = path.clone();
+                async move { probe(&probe_addr, &path).await }
             },
         )
         .await;
         caught_up(
             &format!("restarted pod {ordinal} caught up"),
             &addr,
+            &config,
             &acked_at_stop,
         )
         .await;
@@ -219,6 +226,7 @@ async fn rolling_restart_in_statefulset_order_loses_no_acknowledged_create() {
         caught_up(
             &format!("pod {ordinal} holds every acknowledged create"),
             &pods.addr(ordinal),
+            &config,
             &all,
         )
         .await;

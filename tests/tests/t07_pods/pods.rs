@@ -11,9 +11,12 @@
 //! | pod IP, `listen = "0.0.0.0:9093"`     | `KRAFTD_LISTEN=127.0.0.1:<OS-assigned port>`   |
 //! | PVC mounted at `/var/lib/kraftd`      | `KRAFTD_DATA_DIR=<temp>/data-kraft-N`          |
 //! | DNS `kraft-N.kraft-headless.NS.svc`   | `KRAFTD_RESOLVE=kraft-N...svc:9093=127.0.0.1:<port>,...` |
+//! | pod IP, `metrics_listen = "0.0.0.0:9100"` | `KRAFTD_METRICS_LISTEN=127.0.0.1:<OS-assigned port>` |
 //!
 //! and the ConfigMap volume's mount path in args is rewritten to a temp directory holding
-//! the ConfigMap's files. `fieldRef`s are resolved (namespace `default`, pod name), and
+//! the ConfigMap's files. The TLS Secret is emulated by certificates made here with
+//! `kraft_client::certs` (what `kraftctl certs create` writes), its mount path rewritten in the
+//! ConfigMap's files; clients use an `admin` certificate from the same CA. `fieldRef`s are resolved (namespace `default`, pod name), and
 //! `$(VAR)` references in command and args are expanded as Kubernetes does.
 
 #![allow(dead_code)]
@@ -24,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kraft_client::certs::{Ca, write};
+use kraft_client::{ClientConfig, Security};
 use serde_norway::Value;
 use tempfile::TempDir;
 
@@ -83,12 +88,16 @@ pub struct PodTemplate {
     pub env: Vec<(String, EnvSource)>,
     /// The `grpc` container port.
     pub port: u16,
-    /// Readiness probe: gRPC health service name.
-    pub readiness_service: String,
-    /// Liveness probe: gRPC health service name.
-    pub liveness_service: String,
+    /// The `metrics` container port (HTTP: /metrics and the probes).
+    pub metrics_port: u16,
+    /// Readiness probe: HTTP GET path on the metrics port.
+    pub readiness_path: String,
+    /// Liveness probe: HTTP GET path on the metrics port.
+    pub liveness_path: String,
     /// ConfigMap mounts: mount path → files (name → content).
     pub config_mounts: BTreeMap<String, BTreeMap<String, String>>,
+    /// Secret mounts: mount path → secret name.
+    pub secret_mounts: BTreeMap<String, String>,
     /// Mount path of the volumeClaimTemplate `data`.
     pub data_mount: String,
     /// `terminationGracePeriodSeconds`.
@@ -125,13 +134,26 @@ impl PodTemplate {
                     .collect()
             })
             .unwrap_or_default();
-        let port = c["ports"]
-            .as_sequence()
-            .expect("ports")
-            .iter()
-            .find(|p| p["name"].as_str() == Some("grpc"))
-            .and_then(|p| p["containerPort"].as_u64())
-            .expect("a port named grpc") as u16;
+        let named_port = |name: &str| {
+            c["ports"]
+                .as_sequence()
+                .expect("ports")
+                .iter()
+                .find(|p| p["name"].as_str() == Some(name))
+                .and_then(|p| p["containerPort"].as_u64())
+                .unwrap_or_else(|| panic!("a port named {name}")) as u16
+        };
+        let port = named_port("grpc");
+        let metrics_port = named_port("metrics");
+        let probe_path = |probe: &str| {
+            let get = &c[probe]["httpGet"];
+            assert_eq!(
+                get["port"].as_str(),
+                Some("metrics"),
+                "{probe} probes the metrics port"
+            );
+            s(&get["path"], "probe path")
+        };
 
         let configmaps: BTreeMap<String, BTreeMap<String, String>> = ["configmap.yaml"]
             .iter()
@@ -159,12 +181,18 @@ impl PodTemplate {
             })
             .unwrap_or_default();
         let mut config_mounts = BTreeMap::new();
+        let mut secret_mounts = BTreeMap::new();
         let mut data_mount = None;
         for m in c["volumeMounts"].as_sequence().expect("volumeMounts") {
             let name = s(&m["name"], "mount name");
             let path = s(&m["mountPath"], "mountPath");
             if claims.contains(&name) {
                 data_mount = Some(path);
+            } else if let Some(secret) = volumes
+                .get(&name)
+                .and_then(|v| v["secret"]["secretName"].as_str())
+            {
+                secret_mounts.insert(path, secret.to_string());
             } else if let Some(v) = volumes.get(&name) {
                 let cm = s(&v["configMap"]["name"], "configMap volume");
                 let files = configmaps
@@ -184,9 +212,11 @@ impl PodTemplate {
             args: strings(&c["args"], "args"),
             env,
             port,
-            readiness_service: s(&c["readinessProbe"]["grpc"]["service"], "readiness"),
-            liveness_service: s(&c["livenessProbe"]["grpc"]["service"], "liveness"),
+            metrics_port,
+            readiness_path: probe_path("readinessProbe"),
+            liveness_path: probe_path("livenessProbe"),
             config_mounts,
+            secret_mounts,
             data_mount: data_mount.expect("a volumeClaimTemplate mount"),
             grace: Duration::from_secs(pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30)),
         }
@@ -229,6 +259,7 @@ pub fn expand(text: &str, env: &BTreeMap<String, String>) -> String {
 struct Pod {
     ordinal: u64,
     addr: String,
+    metrics_addr: String,
     log_path: PathBuf,
     child: Option<Child>,
 }
@@ -253,15 +284,71 @@ impl Pods {
             .map(|ordinal| Pod {
                 ordinal,
                 addr: format!("127.0.0.1:{}", kraft_tests::free_port()),
+                metrics_addr: format!("127.0.0.1:{}", kraft_tests::free_port()),
                 log_path: dir.path().join(format!("{}-{ordinal}.log", template.name)),
                 child: None,
             })
             .collect();
+        // The TLS Secret: one CA, the controllers' shared certificate for their DNS names
+        // (and 127.0.0.1, which the resolve setting makes them dial), an admin for clients.
+        let ca = Ca::new("pods-ca", 1).expect("ca");
+        let mut hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        hosts.extend((0..template.replicas).map(|o| {
+            let ep = template.dns_endpoint(o);
+            ep.rsplit_once(':')
+                .map(|(h, _)| h.to_string())
+                .unwrap_or(ep)
+        }));
+        let controller = ca.issue("controller", &hosts).expect("controller cert");
+        for secret in template.secret_mounts.values() {
+            let d = dir.path().join(format!("secret-{secret}"));
+            std::fs::create_dir_all(&d).expect("secret dir");
+            std::fs::write(d.join("ca.crt"), &ca.pem().cert).expect("ca.crt");
+            std::fs::write(d.join("tls.crt"), &controller.cert).expect("tls.crt");
+            std::fs::write(d.join("tls.key"), &controller.key).expect("tls.key");
+        }
+        let client = dir.path().join("client");
+        write(&client, "ca", ca.pem()).expect("client ca");
+        write(&client, "admin", &ca.issue("admin", &[]).expect("admin")).expect("admin");
         Pods {
             dir,
             template,
             pods,
         }
+    }
+
+    /// A client config trusting the pods' CA and presenting the `admin` certificate.
+    pub fn client_config(&self) -> ClientConfig {
+        let d = self.dir.path().join("client");
+        ClientConfig {
+            security: Security::from_files(
+                Some(&d.join("ca.crt")),
+                Some(&d.join("admin.crt")),
+                Some(&d.join("admin.key")),
+                None,
+            )
+            .expect("client TLS files"),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// `kraftctl` flags for [`Pods::client_config`]'s identity.
+    pub fn kraftctl_flags(&self) -> Vec<String> {
+        let d = self.dir.path().join("client");
+        let f = |n: &str| d.join(n).display().to_string();
+        vec![
+            "--tls-ca-file".into(),
+            f("ca.crt"),
+            "--tls-cert-file".into(),
+            f("admin.crt"),
+            "--tls-key-file".into(),
+            f("admin.key"),
+        ]
+    }
+
+    /// `host:port` of pod `ordinal`'s metrics (and probe) endpoint.
+    pub fn metrics_addr(&self, ordinal: u64) -> String {
+        self.pods[ordinal as usize].metrics_addr.clone()
     }
 
     /// Every pod's local endpoint, comma-separated (a `--bootstrap-server`).
@@ -316,6 +403,12 @@ impl Pods {
             ));
             std::fs::create_dir_all(&local).expect("config mount dir");
             for (name, content) in files {
+                // Secret volumes mounted below: their paths point at the emulated secret.
+                let mut content = content.clone();
+                for (path, secret) in &t.secret_mounts {
+                    let dir = self.dir.path().join(format!("secret-{secret}"));
+                    content = content.replace(path.as_str(), &dir.display().to_string());
+                }
                 std::fs::write(local.join(name), content).expect("write ConfigMap file");
             }
             for a in &mut args {
@@ -343,7 +436,8 @@ impl Pods {
             .env("KRAFTD_HOSTNAME", &pod_name)
             .env("KRAFTD_LISTEN", self.addr(ordinal))
             .env("KRAFTD_DATA_DIR", &data)
-            .env("KRAFTD_RESOLVE", resolve);
+            .env("KRAFTD_RESOLVE", resolve)
+            .env("KRAFTD_METRICS_LISTEN", self.metrics_addr(ordinal));
         cmd
     }
 
@@ -426,28 +520,34 @@ impl Drop for Pods {
     }
 }
 
-/// gRPC health of `service` at `addr`, as a kubelet gRPC probe asks it.
-pub async fn probe(addr: &str, service: &str) -> Result<(), String> {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::health_client::HealthClient;
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| e.to_string())?
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(2))
-        .connect()
+/// `GET path` on `addr` as a kubelet httpGet probe asks it: success is a 2xx status.
+pub async fn probe(addr: &str, path: &str) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut resp = Vec::new();
+        tcp.read_to_end(&mut resp)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<String, String>(String::from_utf8_lossy(&resp).into_owned())
+    };
+    let resp = tokio::time::timeout(Duration::from_secs(2), exchange)
         .await
-        .map_err(|e| e.to_string())?;
-    let resp = HealthClient::new(ch)
-        .check(HealthCheckRequest {
-            service: service.to_string(),
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .into_inner();
-    if resp.status == ServingStatus::Serving as i32 {
+        .map_err(|_| format!("GET {path}: timed out"))??;
+    let status = resp.lines().next().unwrap_or_default();
+    if status
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|c| c.starts_with('2'))
+    {
         Ok(())
     } else {
-        Err(format!("{service} status {}", resp.status))
+        Err(format!("GET {path}: {status}"))
     }
 }

@@ -20,4 +20,13 @@ app.kubernetes.io/component: controller
 {{- if not (has .Values.podAntiAffinity (list "hard" "soft")) -}}
 {{- fail "podAntiAffinity must be hard or soft" -}}
 {{- end -}}
+{{- if and (not .Values.tls.enabled) (not .Values.allowPlaintext) -}}
+{{- fail "tls.enabled=false serves plaintext gRPC: set allowPlaintext=true to accept that (throwaway clusters only)" -}}
+{{- end -}}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
+{{- fail "tls.secretName is required when tls.enabled" -}}
+{{- end -}}
+{{- if not (has .Values.tls.clientAuth (list "required" "optional" "none")) -}}
+{{- fail "tls.clientAuth must be required, optional or none" -}}
+{{- end -}}
 {{- end -}}
