@@ -25,6 +25,9 @@ pub struct QuorumConfig {
     /// Longest time between snapshots while entries are applied (Kafka's
     /// `metadata.log.max.snapshot.interval.ms`, default 1 h).
     pub snapshot_interval: std::time::Duration,
+    /// Peer endpoint → address actually dialled (tests route each link through a
+    /// fault-injecting proxy); the membership keeps the real endpoints. Empty by default.
+    pub dial_override: BTreeMap<String, String>,
 }
 
 impl QuorumConfig {
@@ -40,6 +43,7 @@ impl QuorumConfig {
             snapshot_every: 10_000,
             keep_after_snapshot: 1_000,
             snapshot_interval: std::time::Duration::from_secs(3600),
+            dial_override: BTreeMap::new(),
         }
     }
 

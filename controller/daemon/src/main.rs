@@ -147,6 +147,14 @@ struct NodeArgs {
     /// [env KRAFTD_METRICS_LISTEN].
     #[arg(long, value_name = "HOST:PORT")]
     metrics_listen: Option<String>,
+    /// Tests: `HOST:PORT=VIA:PORT,...` dials VIA whenever a peer's endpoint is HOST:PORT (a
+    /// fault-injecting proxy per link); the membership keeps the real endpoints.
+    #[arg(
+        long,
+        env = "KRAFTD_DIAL_OVERRIDE",
+        value_name = "HOST:PORT=VIA:PORT,..."
+    )]
+    dial_override: Option<String>,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -471,7 +479,11 @@ async fn main() -> Result<()> {
             if let Some(r) = &c.resolve {
                 warn!(resolve = %r, "voter endpoints rewritten by `resolve` (tests / no DNS)");
             }
-            let quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
+            let mut quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
+            if let Some(d) = &cli.node.dial_override {
+                quorum.dial_override = config::parse_resolve(d).context("--dial-override")?;
+                warn!(dial_override = %d, "peers dialled through overrides (tests)");
+            }
             let listener = TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;

@@ -1,6 +1,6 @@
 //! Outgoing Raft RPCs: openraft's `RaftNetworkV2` over one cached tonic `Channel` per peer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,16 +26,27 @@ type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Vec<u8>>;
 #[derive(Clone, Default)]
 pub struct NetworkFactory {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Endpoint → address dialled instead (see `QuorumConfig::dial_override`).
+    dial_override: Arc<BTreeMap<String, String>>,
 }
 
 impl NetworkFactory {
+    /// A factory that dials `dial_override[addr]` instead of `addr` where present.
+    pub fn with_dial_override(dial_override: BTreeMap<String, String>) -> Self {
+        Self {
+            channels: Arc::default(),
+            dial_override: Arc::new(dial_override),
+        }
+    }
+
     /// A channel to `addr` (`host:port`), created lazily and reused afterwards.
     pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
         let mut cache = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(ch) = cache.get(addr) {
             return Ok(ch.clone());
         }
-        let ch = Endpoint::from_shared(format!("http://{addr}"))?
+        let dial = self.dial_override.get(addr).map_or(addr, String::as_str);
+        let ch = Endpoint::from_shared(format!("http://{dial}"))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10))
