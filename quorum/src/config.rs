@@ -27,6 +27,9 @@ pub struct QuorumConfig {
     pub snapshot_interval: std::time::Duration,
     /// TLS for links to peers; `None`: plaintext.
     pub peer_tls: Option<crate::tls::PeerTls>,
+    /// Peer endpoint → address actually dialled (tests route each link through a
+    /// fault-injecting proxy); the membership keeps the real endpoints. Empty by default.
+    pub dial_override: BTreeMap<String, String>,
 }
 
 impl QuorumConfig {
@@ -43,6 +46,7 @@ impl QuorumConfig {
             keep_after_snapshot: 1_000,
             snapshot_interval: std::time::Duration::from_secs(3600),
             peer_tls: None,
+            dial_override: BTreeMap::new(),
         }
     }
 

@@ -103,7 +103,7 @@ impl<M: Machine> Node<M> {
                 .validate()
                 .map_err(|e| QuorumError::Config(e.to_string()))?,
         );
-        let network = NetworkFactory::new(config.peer_tls.clone());
+        let network = NetworkFactory::new(config.peer_tls.clone(), config.dial_override.clone());
         let log_reader = log.clone();
         let raft = Raft::new(config.node_id, raft_config, network.clone(), log, sm)
             .await

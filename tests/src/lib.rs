@@ -77,6 +77,8 @@ pub struct NodeProc {
     child: Option<Child>,
     /// `127.0.0.1:port` of its `/metrics` endpoint, when started with one.
     metrics_addr: Option<String>,
+    /// Flags for this node only (after the cluster-wide ones), e.g. `--dial-override`.
+    node_args: Vec<String>,
 }
 
 impl NodeProc {
@@ -146,6 +148,7 @@ impl Cluster {
                 log_path: dir.path().join(format!("node-{id}.log")),
                 child: None,
                 metrics_addr: None,
+                node_args: Vec::new(),
             })
             .collect();
         let voters = nodes
@@ -191,8 +194,9 @@ impl Cluster {
     /// Starts node `id` (again).
     pub fn spawn(&mut self, id: u64) {
         let voters = self.voters.clone();
-        let extra = self.extra_args.clone();
+        let mut extra = self.extra_args.clone();
         let node = self.node_mut(id);
+        extra.extend(node.node_args.iter().cloned());
         assert!(node.child.is_none(), "node {id} is already running");
         let metrics: Vec<String> = node
             .metrics_addr
@@ -246,6 +250,7 @@ impl Cluster {
             log_path: self.dir.path().join(format!("node-{id}.log")),
             child: None,
             metrics_addr: None,
+            node_args: Vec::new(),
         };
         let log = File::options()
             .create(true)
@@ -271,6 +276,32 @@ impl Cluster {
             child: Some(child),
             ..node
         });
+    }
+
+    /// Flags passed to node `id` only, from its next [`Cluster::spawn`] on.
+    pub fn set_node_args(&mut self, id: u64, args: Vec<String>) {
+        self.node_mut(id).node_args = args;
+    }
+
+    /// Sends `signal` to node `id` if it runs; false if it does not.
+    pub fn signal(&mut self, id: u64, signal: nix::sys::signal::Signal) -> bool {
+        match self.node_mut(id).child.as_ref() {
+            Some(child) => {
+                let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+                nix::sys::signal::kill(pid, signal).is_ok()
+            }
+            None => false,
+        }
+    }
+
+    /// Freezes node `id` (SIGSTOP): its sockets stay open but it answers nothing.
+    pub fn pause(&mut self, id: u64) -> bool {
+        self.signal(id, nix::sys::signal::Signal::SIGSTOP)
+    }
+
+    /// Thaws node `id` (SIGCONT) after [`Cluster::pause`].
+    pub fn resume(&mut self, id: u64) -> bool {
+        self.signal(id, nix::sys::signal::Signal::SIGCONT)
     }
 
     /// Kills node `id` with SIGKILL and reaps it.
@@ -361,6 +392,7 @@ impl Drop for Cluster {
 
 pub mod broker;
 pub mod brokers;
+pub mod nemesis;
 
 /// Waits until some controller reports an active controller, and returns its id.
 pub async fn wait_for_leader(bootstrap: &str) -> u64 {

@@ -147,6 +147,14 @@ struct NodeArgs {
     /// [env KRAFTD_METRICS_LISTEN].
     #[arg(long, value_name = "HOST:PORT")]
     metrics_listen: Option<String>,
+    /// Tests: `HOST:PORT=VIA:PORT,...` dials VIA whenever a peer's endpoint is HOST:PORT (a
+    /// fault-injecting proxy per link); the membership keeps the real endpoints.
+    #[arg(
+        long,
+        env = "KRAFTD_DIAL_OVERRIDE",
+        value_name = "HOST:PORT=VIA:PORT,..."
+    )]
+    dial_override: Option<String>,
     #[command(flatten)]
     security: SecurityArgs,
     #[command(flatten)]
@@ -432,7 +440,7 @@ async fn join_quorum(
 ) {
     use kraft_proto::admin_service_client::AdminServiceClient;
     // The same channels (and TLS identity) as Raft traffic to peers.
-    let network = kraft_quorum::network::client::NetworkFactory::new(tls);
+    let network = kraft_quorum::network::client::NetworkFactory::new(tls, Default::default());
     let targets: Vec<String> = join
         .split(',')
         .map(|s| s.trim().to_string())
@@ -581,6 +589,10 @@ async fn main() -> Result<()> {
             let mut quorum = quorum_config(c.node_id, &c.voters, c.data_dir.clone(), &c.tuning)?;
             let security = security(&c.security)?;
             quorum.peer_tls = security.tls.as_ref().map(|t| t.pem().peer_tls());
+            if let Some(d) = &cli.node.dial_override {
+                quorum.dial_override = config::parse_resolve(d).context("--dial-override")?;
+                warn!(dial_override = %d, "peers dialled through overrides (tests)");
+            }
             let listener = TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;

@@ -1,6 +1,6 @@
 //! Outgoing Raft RPCs: openraft's `RaftNetworkV2` over one cached tonic `Channel` per peer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +27,8 @@ type Snapshot = openraft::alias::SnapshotOf<TypeConfig, Vec<u8>>;
 #[derive(Clone, Default)]
 pub struct NetworkFactory {
     inner: Arc<Mutex<Channels>>,
+    /// Endpoint → address dialled instead (see `QuorumConfig::dial_override`).
+    dial_override: Arc<BTreeMap<String, String>>,
 }
 
 #[derive(Default)]
@@ -37,13 +39,15 @@ struct Channels {
 }
 
 impl NetworkFactory {
-    /// A factory dialling peers with `tls` (or in plaintext).
-    pub fn new(tls: Option<PeerTls>) -> Self {
+    /// A factory dialling peers with `tls` (or in plaintext), and `dial_override[addr]`
+    /// instead of `addr` where present.
+    pub fn new(tls: Option<PeerTls>, dial_override: BTreeMap<String, String>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Channels {
                 tls,
                 by_addr: HashMap::new(),
             })),
+            dial_override: Arc::new(dial_override),
         }
     }
 
@@ -63,7 +67,8 @@ impl NetworkFactory {
             return Ok(ch.clone());
         }
         let scheme = if inner.tls.is_some() { "https" } else { "http" };
-        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
+        let dial = self.dial_override.get(addr).map_or(addr, String::as_str);
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{dial}"))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(10));
