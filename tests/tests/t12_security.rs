@@ -290,11 +290,20 @@ async fn mtls_roles_and_wrong_ca() {
     );
     let out = kraftctl(&bootstrap, &[], &["topics", "list"]);
     assert!(!out.status.success(), "plaintext: {}", text(&out));
-    let refusals = (1..=3)
-        .map(|id| c.log(id))
-        .filter(|l| l.contains("TLS handshake refused"))
-        .count();
-    assert!(refusals > 0, "handshake refusals are logged");
+    // The server logs a refused handshake right after refusing it: wait for the line.
+    let refusals = wait_until("handshake refusals logged", Duration::from_secs(10), || {
+        let n: usize = (1..=3)
+            .map(|id| c.log(id).matches("TLS handshake refused").count())
+            .sum();
+        async move {
+            if n > 0 {
+                Ok(n)
+            } else {
+                Err("none yet".to_string())
+            }
+        }
+    })
+    .await;
     assert!(
         (1..=3).any(|id| c.log(id).contains("refused: missing role")),
         "role refusals are logged"
@@ -308,8 +317,10 @@ async fn mtls_roles_and_wrong_ca() {
         Duration::from_secs(30),
         || {
             let joiner = c.log(4);
-            let refused =
-                (1..=3).any(|id| c.log(id).matches("TLS handshake refused").count() > refusals);
+            let refused = (1..=3)
+                .map(|id| c.log(id).matches("TLS handshake refused").count())
+                .sum::<usize>()
+                > refusals;
             async move {
                 if joiner.contains("join failed") && refused {
                     Ok(())
@@ -520,14 +531,29 @@ async fn bearer_tokens_when_client_certificates_are_optional() {
         .connect()
         .await
         .expect("TLS connect without a client certificate");
-    let health = tonic_health::pb::health_client::HealthClient::new(channel)
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .expect("health answers unauthenticated callers");
-    assert_eq!(
-        health.into_inner().status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    // Answered (not refused) without credentials; SERVING once this node knows the leader.
+    wait_until(
+        "health SERVING to an unauthenticated caller",
+        Duration::from_secs(10),
+        || {
+            let channel = channel.clone();
+            async move {
+                let health = tonic_health::pb::health_client::HealthClient::new(channel)
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map_err(|s| format!("refused: {s}"))?
+                    .into_inner();
+                if health.status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+                {
+                    Ok(())
+                } else {
+                    Err(format!("status {}", health.status))
+                }
+            }
+        },
+    )
+    .await;
 }
