@@ -129,6 +129,8 @@ pub struct Layer {
     pub log_format: Option<String>,
     /// Prometheus `/metrics` listen address, `host:port` (unset: no endpoint).
     pub metrics_listen: Option<String>,
+    /// RPCs taking at least this many ms are logged at warn level (0: every RPC).
+    pub slow_request_ms: Option<u64>,
 }
 
 /// The value kind of a key, for parsing environment variables.
@@ -161,6 +163,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("broker_session_timeout_ms", Kind::Int),
     ("log_format", Kind::Str),
     ("metrics_listen", Kind::Str),
+    ("slow_request_ms", Kind::Int),
 ];
 
 /// The environment variable of a config key: `data_dir` → `KRAFTD_DATA_DIR`.
@@ -194,6 +197,7 @@ impl Layer {
             snapshot_interval_ms: Some(3_600_000),
             broker_session_timeout_ms: Some(9_000),
             log_format: Some("text".into()),
+            slow_request_ms: Some(1_000),
             ..Layer::default()
         }
     }
@@ -265,6 +269,7 @@ impl Layer {
                 .or(lower.broker_session_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
             metrics_listen: self.metrics_listen.or(lower.metrics_listen),
+            slow_request_ms: self.slow_request_ms.or(lower.slow_request_ms),
         }
     }
 
@@ -304,6 +309,9 @@ impl Layer {
             cluster_id: self.cluster_id.clone(),
             log_format,
             metrics_listen: self.metrics_listen.clone(),
+            slow_request_ms: self
+                .slow_request_ms
+                .ok_or_else(|| missing("slow_request_ms"))?,
         })
     }
 
@@ -404,6 +412,8 @@ pub struct Tuning {
     pub log_format: String,
     /// Prometheus `/metrics` listen address; `None`: no endpoint.
     pub metrics_listen: Option<String>,
+    /// Slow-request warning threshold, ms.
+    pub slow_request_ms: u64,
 }
 
 /// A fully resolved controller configuration.
@@ -482,6 +492,10 @@ impl NodeConfig {
         if let Some(m) = &tu.metrics_listen {
             put("metrics_listen", toml::Value::String(m.clone()));
         }
+        put(
+            "slow_request_ms",
+            toml::Value::Integer(tu.slow_request_ms as i64),
+        );
         render_line(&redact(t))
     }
 }
@@ -753,6 +767,7 @@ mod tests {
             broker_session_timeout_ms: Some(1),
             log_format: Some("text".into()),
             metrics_listen: Some("m".into()),
+            slow_request_ms: Some(1),
         })
         .unwrap();
         let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
@@ -790,6 +805,46 @@ mod tests {
         };
         let c = Layer::layered(flags, env, file).resolve(|| None).unwrap();
         assert_eq!(c.tuning.metrics_listen.as_deref(), Some("127.0.0.1:9300"));
+    }
+
+    #[test]
+    fn slow_request_ms_defaults_to_one_second_and_layers_like_any_key() {
+        let base = Layer {
+            node_id: Some(1),
+            listen: Some("l:1".into()),
+            data_dir: Some("/d".into()),
+            voters: Some("1@a:1".into()),
+            ..Layer::default()
+        };
+        let c = Layer::layered(base.clone(), Layer::default(), Layer::default())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 1_000);
+        assert!(
+            c.display().contains("slow_request_ms=1000"),
+            "{}",
+            c.display()
+        );
+        let file = Layer::from_toml("slow_request_ms = 250").unwrap();
+        let env_layer = Layer::from_env(env(&[("KRAFTD_SLOW_REQUEST_MS", "0")])).unwrap();
+        let c = Layer::layered(base.clone(), Layer::default(), file.clone())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 250);
+        let c = Layer::layered(base.clone(), env_layer.clone(), file.clone())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 0, "env over file; 0 is allowed");
+        let flags = Layer {
+            slow_request_ms: Some(5),
+            ..base
+        };
+        let c = Layer::layered(flags, env_layer, file)
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 5);
+        let err = Layer::from_env(env(&[("KRAFTD_SLOW_REQUEST_MS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("KRAFTD_SLOW_REQUEST_MS"), "{err}");
     }
 
     #[test]

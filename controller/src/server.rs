@@ -1,5 +1,6 @@
 //! One gRPC server per controller: Raft, Broker and Admin services, plus
 //! `grpc.health.v1.Health` and gRPC reflection so `grpcurl` can list and call everything.
+//! Controller RPCs pass through [`RpcLayer`] (span, request id, metrics, slow requests).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tracing::info;
 
+use crate::rpc_layer::RpcLayer;
 use crate::service::Controller;
 use crate::service::admin::AdminServiceImpl;
 use crate::service::broker::BrokerServiceImpl;
@@ -45,6 +47,7 @@ pub async fn serve(
     info!(addr = ?local, node_id = ctl.node().id(), "serving gRPC");
     let res = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(RpcLayer::new(ctl.slow_request()))
         .add_service(ctl.node().raft_service())
         .add_service(BrokerServiceServer::new(BrokerServiceImpl::new(
             ctl.clone(),

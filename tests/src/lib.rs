@@ -113,7 +113,12 @@ impl Cluster {
     /// Starts `n` controllers, each also serving Prometheus metrics on a port of its own
     /// (`--metrics-listen`, see [`Cluster::metrics_addr`]).
     pub fn start_with_metrics(n: u64) -> Self {
-        let mut c = Self::prepare(n, &[]);
+        Self::start_with_metrics_and(n, &[])
+    }
+
+    /// [`Cluster::start_with_metrics`] passing `extra` flags to each `kraftd`.
+    pub fn start_with_metrics_and(n: u64, extra: &[&str]) -> Self {
+        let mut c = Self::prepare(n, extra);
         for node in &mut c.nodes {
             node.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
         }
@@ -313,6 +318,11 @@ impl Cluster {
             .expect("run kraftctl")
     }
 
+    /// Everything node `id` has logged so far (stdout and stderr).
+    pub fn log_text(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.node(id).log_path).unwrap_or_default()
+    }
+
     /// Data directory of node `id`.
     pub fn data_dir(&self, id: u64) -> PathBuf {
         self.node(id).data_dir.clone()
@@ -349,6 +359,7 @@ impl Drop for Cluster {
 
 pub mod broker;
 pub mod brokers;
+pub mod prom;
 
 /// Waits until some controller reports an active controller, and returns its id.
 pub async fn wait_for_leader(bootstrap: &str) -> u64 {
