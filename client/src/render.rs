@@ -11,7 +11,7 @@
 //!
 //! Submodules, re-exported here: `topics_admin` (topics alter/delete), `configs`,
 //! `partitions` (leader election, reassignments), `brokers` (brokers list/unregister,
-//! features).
+//! features), `quorum`, `status` (`kraftctl status`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,6 +29,7 @@ mod brokers;
 mod configs;
 mod partitions;
 mod quorum;
+mod status;
 mod topics_admin;
 
 pub use brokers::{
@@ -44,6 +45,10 @@ pub use partitions::{
 };
 pub use quorum::{
     describe_quorum, dump_metadata, max_follower_lag, max_follower_lag_time_ms, quorum_change,
+};
+pub use status::{
+    BrokerCounts, ClusterStatus, PartitionHealth, ReplicaStatus, cluster_status, min_isr_by_topic,
+    status,
 };
 pub use topics_admin::{
     create_partitions, create_partitions_json, delete_topics, delete_topics_json,

@@ -145,6 +145,8 @@ pub struct Layer {
     pub admin_principals: Option<String>,
     /// Comma-separated principals with the reader role.
     pub reader_principals: Option<String>,
+    /// RPCs taking at least this many ms are logged at warn level (0: every RPC).
+    pub slow_request_ms: Option<u64>,
 }
 
 /// The value kind of a key, for parsing environment variables.
@@ -185,6 +187,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("auth_tokens_file", Kind::Str),
     ("admin_principals", Kind::Str),
     ("reader_principals", Kind::Str),
+    ("slow_request_ms", Kind::Int),
 ];
 
 /// The environment variable of a config key: `data_dir` → `KRAFTD_DATA_DIR`.
@@ -221,6 +224,7 @@ impl Layer {
             tls_client_auth: Some("required".into()),
             tls_reload_ms: Some(5_000),
             admin_principals: Some("admin".into()),
+            slow_request_ms: Some(1_000),
             ..Layer::default()
         }
     }
@@ -300,6 +304,7 @@ impl Layer {
             auth_tokens_file: self.auth_tokens_file.or(lower.auth_tokens_file),
             admin_principals: self.admin_principals.or(lower.admin_principals),
             reader_principals: self.reader_principals.or(lower.reader_principals),
+            slow_request_ms: self.slow_request_ms.or(lower.slow_request_ms),
         }
     }
 
@@ -339,6 +344,9 @@ impl Layer {
             cluster_id: self.cluster_id.clone(),
             log_format,
             metrics_listen: self.metrics_listen.clone(),
+            slow_request_ms: self
+                .slow_request_ms
+                .ok_or_else(|| missing("slow_request_ms"))?,
         })
     }
 
@@ -536,6 +544,8 @@ pub struct Tuning {
     pub log_format: String,
     /// Prometheus `/metrics` listen address; `None`: no endpoint.
     pub metrics_listen: Option<String>,
+    /// Slow-request warning threshold, ms.
+    pub slow_request_ms: u64,
 }
 
 /// A fully resolved controller configuration.
@@ -641,6 +651,10 @@ impl NodeConfig {
         put(
             "reader_principals",
             toml::Value::String(sec.reader_principals.join(",")),
+        );
+        put(
+            "slow_request_ms",
+            toml::Value::Integer(tu.slow_request_ms as i64),
         );
         render_line(&redact(t))
     }
@@ -921,6 +935,7 @@ mod tests {
             auth_tokens_file: Some("/t".into()),
             admin_principals: Some("a".into()),
             reader_principals: Some("r".into()),
+            slow_request_ms: Some(1),
         })
         .unwrap();
         let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
@@ -958,6 +973,46 @@ mod tests {
         };
         let c = Layer::layered(flags, env, file).resolve(|| None).unwrap();
         assert_eq!(c.tuning.metrics_listen.as_deref(), Some("127.0.0.1:9300"));
+    }
+
+    #[test]
+    fn slow_request_ms_defaults_to_one_second_and_layers_like_any_key() {
+        let base = Layer {
+            node_id: Some(1),
+            listen: Some("l:1".into()),
+            data_dir: Some("/d".into()),
+            voters: Some("1@a:1".into()),
+            ..Layer::default()
+        };
+        let c = Layer::layered(base.clone(), Layer::default(), Layer::default())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 1_000);
+        assert!(
+            c.display().contains("slow_request_ms=1000"),
+            "{}",
+            c.display()
+        );
+        let file = Layer::from_toml("slow_request_ms = 250").unwrap();
+        let env_layer = Layer::from_env(env(&[("KRAFTD_SLOW_REQUEST_MS", "0")])).unwrap();
+        let c = Layer::layered(base.clone(), Layer::default(), file.clone())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 250);
+        let c = Layer::layered(base.clone(), env_layer.clone(), file.clone())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 0, "env over file; 0 is allowed");
+        let flags = Layer {
+            slow_request_ms: Some(5),
+            ..base
+        };
+        let c = Layer::layered(flags, env_layer, file)
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.slow_request_ms, 5);
+        let err = Layer::from_env(env(&[("KRAFTD_SLOW_REQUEST_MS", "soon")])).unwrap_err();
+        assert!(err.to_string().contains("KRAFTD_SLOW_REQUEST_MS"), "{err}");
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub mod partition_change;
 pub mod placement;
 pub mod records;
 #[cfg(feature = "server")]
+pub mod rpc_layer;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod service;

@@ -1,25 +1,35 @@
 //! Prometheus `/metrics` on its own port (`metrics_listen`): plain HTTP/1.1, text exposition
 //! format 0.0.4, hand-formatted. Every scrape reads the Raft status and the applied image
-//! afresh; the only state kept here is the per-RPC counters.
+//! afresh; the only state kept here is the per-RPC and FetchMetadata counters.
 //!
 //! ```text
 //!   GET /metrics ──► render(ctl)
 //!                      ├─ ctl.node().status()      term, leader, commit/applied/log/snapshot,
 //!                      │                           per-follower matched index and lag (leader)
+//!                      ├─ ctl.node().log_stats()   append / fsync latency histograms
+//!                      ├─ ctl.node().snapshot_stats()  last snapshot's size and age
 //!                      ├─ ctl.read_local(image)    brokers, fenced, topics, partitions,
-//!                      │                           offline, under-replicated
-//!                      └─ RPCS                     kraftd_rpc_requests_total{rpc,code},
-//!                                                  kraftd_rpc_duration_seconds{rpc} histogram
+//!                      │                           offline, under-replicated, under-min-ISR
+//!                      ├─ RPCS (rpc_layer)         kraftd_rpc_requests_total{rpc,code},
+//!                      │                           kraftd_rpc_duration_seconds{rpc} histogram
+//!                      └─ FETCH_*                  FetchMetadata streams and messages
 //! ```
 //!
+//! `GET /status` on the same port is a plain-text page of this node's view (role, leader,
+//! indexes, follower lag, broker and partition health counts).
+//!
 //! Names carry a `kraftd_` prefix; the HELP text names the KRaft / Kafka metric it matches
-//! (`ActiveControllerCount`, `GlobalTopicCount`, `OfflinePartitionsCount`, ...).
+//! (`ActiveControllerCount`, `GlobalTopicCount`, `OfflinePartitionsCount`, ...). The KRaft
+//! controller gauges are also exported under the names a JMX exporter gives Kafka's
+//! `kafka.controller:type=KafkaController,name=X` (`kafka_controller_KafkaController_X`), so
+//! dashboards built for KRaft work unchanged.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -27,6 +37,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kraft_quorum::QuorumStatus;
+use kraft_storage::metrics::{Histogram, HistogramSnapshot, LastSnapshot};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
@@ -38,31 +49,72 @@ use crate::service::Controller;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Upper bounds (seconds) of the RPC latency histogram's buckets.
-const BUCKETS: [f64; 12] = [
+const BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Per-RPC counters and latency histogram.
-#[derive(Default)]
 struct RpcStats {
     /// Requests by gRPC code label.
     by_code: BTreeMap<&'static str, u64>,
-    /// Per-bucket counts (index i: BUCKETS[i-1] < duration <= BUCKETS[i]); summed on render.
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum_seconds: f64,
+    /// Requests slower than the slow-request threshold.
+    slow: u64,
+    latency: Histogram,
 }
 
 /// Process-wide RPC statistics, by RPC name. One controller runs per `kraftd` process in node
 /// mode (the only mode that serves `/metrics`).
-static RPCS: Mutex<BTreeMap<&'static str, RpcStats>> = Mutex::new(BTreeMap::new());
+static RPCS: Mutex<BTreeMap<String, RpcStats>> = Mutex::new(BTreeMap::new());
 
-/// The RPC name of a request message type: `kraft_proto::...::CreateTopicsRequest` →
-/// `CreateTopics`.
-pub fn rpc_name<Req>() -> &'static str {
-    let full = std::any::type_name::<Req>();
-    let last = full.rsplit("::").next().unwrap_or(full);
-    last.strip_suffix("Request").unwrap_or(last)
+/// FetchMetadata streams open now, and messages sent by kind (image chunk, delta, keep-alive).
+static FETCH_STREAMS: AtomicU64 = AtomicU64::new(0);
+static FETCH_IMAGE_CHUNKS: AtomicU64 = AtomicU64::new(0);
+static FETCH_DELTAS: AtomicU64 = AtomicU64::new(0);
+static FETCH_KEEP_ALIVES: AtomicU64 = AtomicU64::new(0);
+
+/// One message kind of the FetchMetadata stream.
+#[derive(Debug, Clone, Copy)]
+pub enum FetchMessage {
+    /// A chunk of the full image.
+    ImageChunk,
+    /// One committed log entry.
+    Delta,
+    /// An idle keep-alive.
+    KeepAlive,
+}
+
+/// Counts one message sent on a FetchMetadata stream.
+pub fn fetch_metadata_sent(kind: FetchMessage) {
+    let c = match kind {
+        FetchMessage::ImageChunk => &FETCH_IMAGE_CHUNKS,
+        FetchMessage::Delta => &FETCH_DELTAS,
+        FetchMessage::KeepAlive => &FETCH_KEEP_ALIVES,
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts an open FetchMetadata stream for as long as it lives.
+#[derive(Debug)]
+pub struct OpenStream(());
+
+impl OpenStream {
+    /// Counts one more open stream until the value is dropped.
+    pub fn new() -> OpenStream {
+        FETCH_STREAMS.fetch_add(1, Ordering::Relaxed);
+        OpenStream(())
+    }
+}
+
+impl Default for OpenStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        FETCH_STREAMS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The `code` label of a gRPC status code (`OK`, `Unavailable`, `InvalidArgument`, ...).
@@ -89,21 +141,25 @@ fn code_label(code: tonic::Code) -> &'static str {
     }
 }
 
-/// Counts one finished RPC (called by `Controller::write_rpc` / `read_rpc`).
-pub fn record_rpc<T>(rpc: &'static str, result: &Result<T, tonic::Status>, took: Duration) {
-    let code = match result {
-        Ok(_) => tonic::Code::Ok,
-        Err(s) => s.code(),
-    };
-    let secs = took.as_secs_f64();
+/// Counts one finished RPC (called by the RPC layer, [`crate::rpc_layer`]): its gRPC code,
+/// its latency, and whether it was slower than the slow-request threshold.
+pub fn record_rpc(rpc: &str, code: tonic::Code, took: Duration, slow: bool) {
     let mut rpcs = RPCS.lock().unwrap_or_else(|p| p.into_inner());
-    let s = rpcs.entry(rpc).or_default();
-    *s.by_code.entry(code_label(code)).or_default() += 1;
-    if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-        s.buckets[i] += 1;
+    if !rpcs.contains_key(rpc) {
+        rpcs.insert(
+            rpc.to_string(),
+            RpcStats {
+                by_code: BTreeMap::new(),
+                slow: 0,
+                latency: Histogram::new(BUCKETS),
+            },
+        );
     }
-    s.count += 1;
-    s.sum_seconds += secs;
+    if let Some(s) = rpcs.get_mut(rpc) {
+        *s.by_code.entry(code_label(code)).or_default() += 1;
+        s.slow += u64::from(slow);
+        s.latency.observe(took);
+    }
 }
 
 /// Metadata image gauges.
@@ -123,6 +179,10 @@ pub struct ImageGauges {
     pub offline_partitions: u64,
     /// Partitions whose ISR is smaller than their replica set.
     pub under_replicated_partitions: u64,
+    /// Partitions whose ISR is smaller than min(min.insync.replicas, replication factor).
+    pub under_min_isr_partitions: u64,
+    /// Partitions with a leader other than their preferred (first) replica.
+    pub preferred_replica_imbalance: u64,
 }
 
 impl ImageGauges {
@@ -134,12 +194,17 @@ impl ImageGauges {
             g.fenced_brokers += u64::from(b.fenced);
             g.active_brokers += u64::from(b.is_active());
         }
-        for t in image.topics().by_name().values() {
+        for (name, t) in image.topics().by_name() {
             g.topics += 1;
+            let min_isr = image.min_insync_replicas(name);
             for p in t.partitions.values() {
                 g.partitions += 1;
                 g.offline_partitions += u64::from(p.leader == BrokerId::NO_LEADER);
                 g.under_replicated_partitions += u64::from(p.isr.len() < p.replicas.len());
+                g.under_min_isr_partitions +=
+                    u64::from(p.isr.len() < min_isr.min(p.replicas.len()));
+                g.preferred_replica_imbalance +=
+                    u64::from(p.replicas.first().is_some_and(|r| *r != p.leader));
             }
         }
         g
@@ -167,8 +232,44 @@ fn opt(v: Option<u64>) -> f64 {
     v.map(|v| v as f64).unwrap_or(0.0)
 }
 
-/// Renders the Raft status, image gauges and RPC statistics in text format 0.0.4.
-pub fn render_text(status: &QuorumStatus, image: &ImageGauges) -> String {
+/// Storage timings read at scrape time.
+#[derive(Debug, Clone)]
+pub struct StorageView {
+    /// Raft log append latency (insert + fsync).
+    pub append: HistogramSnapshot,
+    /// Raft log fsync latency.
+    pub fsync: HistogramSnapshot,
+    /// The last snapshot, if any.
+    pub snapshot: Option<LastSnapshot>,
+    /// The scrape's wall clock (for the snapshot's age).
+    pub now: SystemTime,
+}
+
+/// Appends one histogram family with a single (possibly empty) label set.
+fn histogram(out: &mut String, name: &str, help: &str, labels: &str, h: &HistogramSnapshot) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    histogram_samples(out, name, labels, h);
+}
+
+fn histogram_samples(out: &mut String, name: &str, labels: &str, h: &HistogramSnapshot) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (le, n) in h.bounds.iter().zip(&h.cumulative) {
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name}_sum {}", h.sum_seconds);
+        let _ = writeln!(out, "{name}_count {}", h.count);
+    } else {
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum_seconds);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count);
+    }
+}
+
+/// Renders the Raft status, storage timings, image gauges and RPC statistics in text format
+/// 0.0.4.
+pub fn render_text(status: &QuorumStatus, image: &ImageGauges, storage: &StorageView) -> String {
     let mut out = String::new();
     let leader = status.state == "leader";
     gauge(
@@ -287,27 +388,169 @@ pub fn render_text(status: &QuorumStatus, image: &ImageGauges) -> String {
             "Partitions whose ISR is smaller than their replica set (Kafka UnderReplicatedPartitions).",
             image.under_replicated_partitions,
         ),
+        (
+            "kraftd_under_min_isr_partitions",
+            "Partitions whose ISR is below min(min.insync.replicas, replicas) (Kafka UnderMinIsrPartitionCount).",
+            image.under_min_isr_partitions,
+        ),
+        (
+            "kraftd_preferred_replica_imbalance",
+            "Partitions not led by their preferred replica (KRaft PreferredReplicaImbalanceCount).",
+            image.preferred_replica_imbalance,
+        ),
     ] {
         gauge(&mut out, name, help, v as f64);
     }
+    render_storage(&mut out, storage);
+    render_kraft_names(&mut out, status, image);
     render_rpcs(&mut out);
+    render_fetch_metadata(&mut out);
     out
+}
+
+fn render_storage(out: &mut String, s: &StorageView) {
+    histogram(
+        out,
+        "kraftd_raft_log_append_duration_seconds",
+        "Raft log appends: entries written and fsynced until acknowledged (KRaft append latency).",
+        "",
+        &s.append,
+    );
+    histogram(
+        out,
+        "kraftd_raft_log_fsync_duration_seconds",
+        "Raft log fsyncs (appends, votes, truncations, purges; KRaft log flush time).",
+        "",
+        &s.fsync,
+    );
+    type Samples = Vec<(String, f64)>;
+    let (size, age): (Samples, Samples) = match &s.snapshot {
+        Some(last) => {
+            let age = s.now.duration_since(last.taken).unwrap_or_default();
+            (
+                vec![(String::new(), last.bytes as f64)],
+                vec![(String::new(), age.as_secs_f64())],
+            )
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    family(
+        out,
+        "kraftd_snapshot_size_bytes",
+        "gauge",
+        "Size of the latest local snapshot file (no sample before the first snapshot).",
+        &size,
+    );
+    family(
+        out,
+        "kraftd_snapshot_age_seconds",
+        "gauge",
+        "Seconds since the latest local snapshot was built or installed (KRaft snapshot age).",
+        &age,
+    );
+}
+
+/// The KRaft controller gauges under a JMX exporter's names for
+/// `kafka.controller:type=KafkaController,name=X`.
+fn render_kraft_names(out: &mut String, status: &QuorumStatus, image: &ImageGauges) {
+    let leader = status.state == "leader";
+    for (name, help, v) in [
+        (
+            "ActiveControllerCount",
+            "1 on the active controller, else 0.",
+            u64::from(leader),
+        ),
+        (
+            "OfflinePartitionsCount",
+            "Partitions without a leader.",
+            image.offline_partitions,
+        ),
+        (
+            "FencedBrokerCount",
+            "Registered brokers that are fenced.",
+            image.fenced_brokers,
+        ),
+        (
+            "ActiveBrokerCount",
+            "Unfenced brokers not in controlled shutdown.",
+            image.active_brokers,
+        ),
+        ("GlobalTopicCount", "Topics.", image.topics),
+        (
+            "GlobalPartitionCount",
+            "Partitions over all topics.",
+            image.partitions,
+        ),
+        (
+            "PreferredReplicaImbalanceCount",
+            "Partitions led by a replica other than the first (preferred) one.",
+            image.preferred_replica_imbalance,
+        ),
+        (
+            "LastAppliedRecordOffset",
+            "Last metadata offset applied here.",
+            status.last_applied.unwrap_or(0),
+        ),
+        (
+            "LastCommittedRecordOffset",
+            "Last metadata offset known committed here.",
+            status.committed.unwrap_or(0),
+        ),
+    ] {
+        gauge(
+            out,
+            &format!("kafka_controller_KafkaController_{name}"),
+            &format!("{help} (kafka.controller:type=KafkaController,name={name})"),
+            v as f64,
+        );
+    }
+}
+
+fn render_fetch_metadata(out: &mut String) {
+    gauge(
+        out,
+        "kraftd_fetch_metadata_streams",
+        "FetchMetadata streams open on this controller (brokers following the metadata log).",
+        FETCH_STREAMS.load(Ordering::Relaxed) as f64,
+    );
+    family(
+        out,
+        "kraftd_fetch_metadata_messages_total",
+        "counter",
+        "FetchMetadata messages sent, by kind (image chunk, delta, keep-alive).",
+        &[
+            ("image", &FETCH_IMAGE_CHUNKS),
+            ("delta", &FETCH_DELTAS),
+            ("keep_alive", &FETCH_KEEP_ALIVES),
+        ]
+        .map(|(k, c)| (format!("kind=\"{k}\""), c.load(Ordering::Relaxed) as f64)),
+    );
 }
 
 fn render_rpcs(out: &mut String) {
     let rpcs = RPCS.lock().unwrap_or_else(|p| p.into_inner());
     let mut counts = Vec::new();
+    let mut slow = Vec::new();
     for (rpc, s) in rpcs.iter() {
         for (code, n) in &s.by_code {
             counts.push((format!("rpc=\"{rpc}\",code=\"{code}\""), *n as f64));
         }
+        slow.push((format!("rpc=\"{rpc}\""), s.slow as f64));
     }
     family(
         out,
         "kraftd_rpc_requests_total",
         "counter",
-        "Controller RPCs handled, by RPC and gRPC code (KRaft RequestsPerSec).",
+        "Controller RPCs handled, by RPC and gRPC code (KRaft RequestsPerSec). A stream \
+         (FetchMetadata) counts when it opens.",
         &counts,
+    );
+    family(
+        out,
+        "kraftd_rpc_slow_requests_total",
+        "counter",
+        "Controller RPCs slower than slow_request_ms (each also logged at warn level).",
+        &slow,
     );
     let name = "kraftd_rpc_duration_seconds";
     let _ = writeln!(
@@ -316,37 +559,121 @@ fn render_rpcs(out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE {name} histogram");
     for (rpc, s) in rpcs.iter() {
-        let mut cumulative = 0;
-        for (le, n) in BUCKETS.iter().zip(s.buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{rpc=\"{rpc}\",le=\"{le}\"}} {cumulative}"
-            );
-        }
+        histogram_samples(out, name, &format!("rpc=\"{rpc}\""), &s.latency.snapshot());
+    }
+}
+
+/// The plain-text `/status` page: this node's view of the quorum and the metadata, one screen
+/// (`kraftctl status` shows the cluster-wide view with per-partition names).
+pub fn render_status_page(
+    status: &QuorumStatus,
+    image: &ImageGauges,
+    storage: &StorageView,
+) -> String {
+    let mut out = String::new();
+    let leader = status
+        .leader
+        .as_ref()
+        .map(|l| l.node_id.to_string())
+        .unwrap_or_else(|| "none".into());
+    let idx = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "kraftd node {} ({}), leader {leader}, term {}",
+        status.node_id, status.state, status.term
+    );
+    let _ = writeln!(
+        out,
+        "log: committed {} applied {} last {} snapshot {}",
+        idx(status.committed),
+        idx(status.last_applied),
+        idx(status.last_log_index),
+        idx(status.snapshot)
+    );
+    if let Some(snap) = &storage.snapshot {
+        let age = storage.now.duration_since(snap.taken).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{name}_bucket{{rpc=\"{rpc}\",le=\"+Inf\"}} {}",
-            s.count
+            "snapshot: {} bytes, {} s old",
+            snap.bytes,
+            age.as_secs()
         );
-        let _ = writeln!(out, "{name}_sum{{rpc=\"{rpc}\"}} {}", s.sum_seconds);
-        let _ = writeln!(out, "{name}_count{{rpc=\"{rpc}\"}} {}", s.count);
     }
+    let voters: Vec<String> = status
+        .voters
+        .iter()
+        .map(|(id, addr)| format!("{id}@{addr}"))
+        .collect();
+    let _ = writeln!(out, "voters: {}", voters.join(" "));
+    if status.state == "leader" {
+        let last = status.last_log_index.unwrap_or(0);
+        for (id, m) in status
+            .replication
+            .iter()
+            .filter(|(id, _)| **id != status.node_id)
+        {
+            let _ = writeln!(
+                out,
+                "  follower {id}: matched {} lag {}",
+                idx(*m),
+                last.saturating_sub(m.unwrap_or(0))
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "brokers: {} registered, {} active, {} fenced",
+        image.brokers, image.active_brokers, image.fenced_brokers
+    );
+    let _ = writeln!(
+        out,
+        "partitions: {} in {} topics; offline {}, under-replicated {}, under-min-ISR {}, \
+         not on preferred leader {}",
+        image.partitions,
+        image.topics,
+        image.offline_partitions,
+        image.under_replicated_partitions,
+        image.under_min_isr_partitions,
+        image.preferred_replica_imbalance
+    );
+    out
+}
+
+fn storage_view(ctl: &Controller) -> StorageView {
+    let log = ctl.node().log_stats();
+    StorageView {
+        append: log.append.snapshot(),
+        fsync: log.fsync.snapshot(),
+        snapshot: ctl.node().snapshot_stats().last(),
+        now: SystemTime::now(),
+    }
+}
+
+/// One `/status` page of `ctl`.
+pub fn render_status(ctl: &Controller) -> String {
+    let status = ctl.node().status();
+    let image = ctl.read_local(ImageGauges::of);
+    render_status_page(&status, &image, &storage_view(ctl))
 }
 
 /// One scrape of `ctl`.
 pub fn render(ctl: &Controller) -> String {
     let status = ctl.node().status();
+    let storage = storage_view(ctl);
     let image = ctl.read_local(ImageGauges::of);
-    render_text(&status, &image)
+    render_text(&status, &image, &storage)
 }
 
 fn reply(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    reply_as(status, body, CONTENT_TYPE)
+}
+
+fn reply_as(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     r
 }
@@ -367,10 +694,15 @@ fn handle(ctl: &Controller, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 "not ready: no active controller known\n".into(),
             ),
         },
-        (_, "/metrics") => reply(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()),
+        (&Method::GET, "/status") => reply_as(
+            StatusCode::OK,
+            render_status(ctl),
+            "text/plain; charset=utf-8",
+        ),
+        (_, "/metrics" | "/status") => reply(StatusCode::METHOD_NOT_ALLOWED, "GET only\n".into()),
         _ => reply(
             StatusCode::NOT_FOUND,
-            "try /metrics, /healthz or /readyz\n".into(),
+            "try /metrics, /status, /healthz or /readyz\n".into(),
         ),
     }
 }
@@ -425,25 +757,35 @@ mod tests {
     }
 
     #[test]
-    fn rpc_names_come_from_request_types() {
-        struct CreateTopicsRequest;
-        assert_eq!(rpc_name::<CreateTopicsRequest>(), "CreateTopics");
-    }
-
-    #[test]
     fn leader_exposes_followers_and_every_family_has_help_and_type() {
-        record_rpc::<()>("TestRpc", &Ok(()), Duration::from_millis(3));
-        record_rpc::<()>(
+        record_rpc("TestRpc", tonic::Code::Ok, Duration::from_millis(3), false);
+        record_rpc(
             "TestRpc",
-            &Err(tonic::Status::unavailable("x")),
+            tonic::Code::Unavailable,
             Duration::from_secs(60),
+            true,
         );
         let image = ImageGauges {
             topics: 2,
             partitions: 5,
+            under_min_isr_partitions: 1,
+            preferred_replica_imbalance: 2,
             ..ImageGauges::default()
         };
-        let text = render_text(&status("leader"), &image);
+        let append = Histogram::new(&[0.001, 0.01]);
+        append.observe(Duration::from_micros(300));
+        append.observe(Duration::from_millis(4));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let storage = StorageView {
+            append: append.snapshot(),
+            fsync: Histogram::new(&[0.001]).snapshot(),
+            snapshot: Some(LastSnapshot {
+                bytes: 4096,
+                taken: now - Duration::from_secs(30),
+            }),
+            now,
+        };
+        let text = render_text(&status("leader"), &image, &storage);
         assert!(
             text.contains("\nkraftd_active_controller_count 1\n"),
             "{text}"
@@ -451,6 +793,37 @@ mod tests {
         assert!(text.contains("kraftd_raft_current_leader -1\n"), "{text}");
         assert!(text.contains("kraftd_raft_current_term 4\n"), "{text}");
         assert!(text.contains("kraftd_topics 2\n"), "{text}");
+        assert!(
+            text.contains("kraftd_under_min_isr_partitions 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kafka_controller_KafkaController_PreferredReplicaImbalanceCount 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kafka_controller_KafkaController_ActiveControllerCount 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kraftd_raft_log_append_duration_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kraftd_raft_log_append_duration_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kraftd_raft_log_fsync_duration_seconds_count 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("kraftd_snapshot_size_bytes 4096\n"), "{text}");
+        assert!(text.contains("kraftd_snapshot_age_seconds 30\n"), "{text}");
+        assert!(
+            text.contains("kraftd_rpc_slow_requests_total{rpc=\"TestRpc\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("kraftd_fetch_metadata_streams "), "{text}");
         assert!(text.contains("kraftd_partitions 5\n"), "{text}");
         assert!(
             text.contains("kraftd_raft_follower_lag{node_id=\"2\"} 5\n"),
@@ -487,7 +860,19 @@ mod tests {
             text.matches("# TYPE ").count()
         );
 
-        let text = render_text(&status("follower"), &image);
+        let page = render_status_page(&status("leader"), &image, &storage);
+        for want in [
+            "kraftd node 1 (leader), leader none, term 4\n",
+            "log: committed 19 applied 19 last 20 snapshot -\n",
+            "snapshot: 4096 bytes, 30 s old\n",
+            "  follower 2: matched 15 lag 5\n",
+            "  follower 3: matched - lag 20\n",
+            "partitions: 5 in 2 topics; offline 0, under-replicated 0, under-min-ISR 1, not on preferred leader 2\n",
+        ] {
+            assert!(page.contains(want), "{want:?} missing in\n{page}");
+        }
+
+        let text = render_text(&status("follower"), &image, &storage);
         assert!(
             text.contains("\nkraftd_active_controller_count 0\n"),
             "{text}"

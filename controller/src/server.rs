@@ -1,5 +1,6 @@
 //! One gRPC server per controller: Raft, Broker and Admin services, plus
 //! `grpc.health.v1.Health` and gRPC reflection so `grpcurl` can list and call everything.
+//! Controller RPCs pass through [`RpcLayer`] (span, request id, metrics, slow requests).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tonic_health::ServingStatus;
 use tracing::info;
 
 use crate::auth::{AuthLayer, AuthPolicy};
+use crate::rpc_layer::RpcLayer;
 use crate::service::Controller;
 use crate::service::admin::AdminServiceImpl;
 use crate::service::broker::BrokerServiceImpl;
@@ -73,6 +75,7 @@ pub async fn serve_secure(
     );
     let router = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(RpcLayer::new(ctl.slow_request()))
         .layer(AuthLayer::new(security.auth))
         .add_service(ctl.node().raft_service())
         .add_service(BrokerServiceServer::new(BrokerServiceImpl::new(

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use kraft_proto::raft_service_server::RaftServiceServer;
+use kraft_storage::metrics::{LogStats, SnapshotStats};
 use kraft_storage::{Command, CommandReply, LogStore, StateMachineStore, TypeConfig};
 use openraft::async_runtime::WatchReceiver as _;
 use openraft::errors::LinearizableReadError;
@@ -55,6 +56,8 @@ pub struct Node<M: Machine> {
     network: NetworkFactory,
     /// A reader of the Raft log (shares sled's `Db` with the store openraft writes).
     log: LogStore,
+    /// Size and time of the last snapshot (shared with the state-machine store).
+    snapshot_stats: Arc<SnapshotStats>,
 }
 
 impl<M: Machine> Clone for Node<M> {
@@ -65,6 +68,7 @@ impl<M: Machine> Clone for Node<M> {
             machine: self.machine.clone(),
             network: self.network.clone(),
             log: self.log.clone(),
+            snapshot_stats: self.snapshot_stats.clone(),
         }
     }
 }
@@ -86,6 +90,7 @@ impl<M: Machine> Node<M> {
         let log = LogStore::open(&config.data_dir.join("raft-log"))?;
         let pristine = log.is_pristine()?;
         let sm = StateMachineStore::open(&config.data_dir.join("snapshots"), machine.clone())?;
+        let snapshot_stats = sm.snapshot_stats();
 
         let raft_config = openraft::Config {
             cluster_name: "kraftd".into(),
@@ -138,7 +143,18 @@ impl<M: Machine> Node<M> {
             machine,
             network,
             log: log_reader,
+            snapshot_stats,
         })
+    }
+
+    /// Append and fsync latency histograms of the Raft log.
+    pub fn log_stats(&self) -> Arc<LogStats> {
+        self.log.stats()
+    }
+
+    /// Size and time of the last snapshot built, installed or loaded here.
+    pub fn snapshot_stats(&self) -> Arc<SnapshotStats> {
+        self.snapshot_stats.clone()
     }
 
     /// This node's id.

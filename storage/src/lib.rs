@@ -3,6 +3,8 @@
 //! * [`LogStore`]: openraft's `RaftLogStorage` over its own sled `Db` (directory `raft-log/`):
 //!   entries, vote, committed and last-purged log ids. Every append, vote, truncate and purge
 //!   is flushed (fsync) before it is acknowledged.
+//! * [`metrics`]: append / fsync latency histograms and the last snapshot's size and time,
+//!   updated with relaxed atomics on the write path and read by the controller's `/metrics`.
 //! * [`StateMachineStore`]: openraft's `RaftStateMachine` shell. It tracks the last applied log
 //!   id and membership and hands each committed [`Command`] to an application [`Machine`]
 //!   (kraftd's metadata image). Snapshots are written durably as files (see [`snapshot`]).
@@ -18,6 +20,7 @@
 pub mod error;
 pub mod keyspace;
 pub mod log_store;
+pub mod metrics;
 pub mod snapshot;
 pub mod state_machine;
 pub mod types;

@@ -9,6 +9,7 @@ use std::io;
 use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -18,6 +19,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::StorageError;
 use crate::keyspace::{self, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE, LOG_TREE, META_TREE};
+use crate::metrics::LogStats;
 use crate::types::{Command, Entry, LogId, TypeConfig, Vote};
 
 /// sled-backed Raft log. Cheap to clone: clones share one `Db`.
@@ -30,6 +32,7 @@ struct Inner {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    stats: Arc<LogStats>,
 }
 
 impl LogStore {
@@ -47,7 +50,12 @@ impl LogStore {
             .open_tree(META_TREE)
             .map_err(StorageError::sled("open meta tree"))?;
         Ok(Self {
-            inner: Arc::new(Inner { db, log, meta }),
+            inner: Arc::new(Inner {
+                db,
+                log,
+                meta,
+                stats: Arc::default(),
+            }),
         })
     }
 
@@ -57,6 +65,11 @@ impl LogStore {
         let no_meta = self.inner.meta.is_empty();
         let no_log = self.inner.log.is_empty();
         Ok(no_meta && no_log)
+    }
+
+    /// Append and fsync latency histograms of this log (shared by every clone).
+    pub fn stats(&self) -> Arc<LogStats> {
+        self.inner.stats.clone()
     }
 
     /// Number of entries currently in the log (after purges).
@@ -123,11 +136,13 @@ impl LogStore {
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
+        let started = Instant::now();
         self.inner
             .db
             .flush_async()
             .await
             .map_err(StorageError::sled("flush raft log"))?;
+        self.inner.stats.fsync.observe(started.elapsed());
         Ok(())
     }
 
@@ -241,6 +256,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let started = Instant::now();
         let mut batch = sled::Batch::default();
         for entry in entries {
             let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
@@ -252,6 +268,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(StorageError::sled("append entries"))?;
         // Acknowledge only once the entries are on disk.
         let res = self.flush().await.map_err(io::Error::from);
+        if res.is_ok() {
+            self.inner.stats.append.observe(started.elapsed());
+        }
         let ack = match &res {
             Ok(()) => Ok(()),
             Err(e) => Err(io::Error::new(e.kind(), e.to_string())),

@@ -11,8 +11,11 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use crate::error::StorageError;
+use crate::metrics::SnapshotStats;
 use crate::types::SnapshotMeta;
 
 const MAGIC: &[u8; 4] = b"KRSN";
@@ -33,6 +36,7 @@ pub struct StoredSnapshot {
 #[derive(Debug, Clone)]
 pub struct SnapshotDir {
     dir: PathBuf,
+    stats: Arc<SnapshotStats>,
 }
 
 impl SnapshotDir {
@@ -41,7 +45,13 @@ impl SnapshotDir {
         fs::create_dir_all(dir).map_err(StorageError::io("create snapshot dir"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            stats: Arc::default(),
         })
+    }
+
+    /// Size and time of the last snapshot saved or loaded here (shared by every clone).
+    pub fn stats(&self) -> Arc<SnapshotStats> {
+        self.stats.clone()
     }
 
     fn path(&self) -> PathBuf {
@@ -62,6 +72,7 @@ impl SnapshotDir {
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(StorageError::io("fsync snapshot dir"))?;
+        self.stats.record(bytes.len() as u64, SystemTime::now());
         Ok(())
     }
 
@@ -79,12 +90,15 @@ impl SnapshotDir {
                 });
             }
         };
-        decode(&bytes)
-            .map(Some)
-            .map_err(|reason| StorageError::BadSnapshot {
-                path: path.display().to_string(),
-                reason,
-            })
+        let snap = decode(&bytes).map_err(|reason| StorageError::BadSnapshot {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        // After a restart the snapshot is as old as its file.
+        if let Ok(taken) = fs::metadata(&path).and_then(|m| m.modified()) {
+            self.stats.record(bytes.len() as u64, taken);
+        }
+        Ok(Some(snap))
     }
 }
 
@@ -171,11 +185,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sd = SnapshotDir::open(dir.path()).expect("open");
         assert!(sd.load().expect("load empty").is_none());
+        assert_eq!(sd.stats().last(), None);
         let snap = StoredSnapshot {
             meta: SnapshotMeta::default(),
             data: b"image".to_vec(),
         };
         sd.save(&snap).expect("save");
+        let size = fs::metadata(dir.path().join(FILE_NAME))
+            .expect("stat")
+            .len();
+        assert_eq!(sd.stats().last().map(|l| l.bytes), Some(size));
         let back = sd.load().expect("load").expect("present");
         assert_eq!(back.data, b"image");
         assert_eq!(back.meta, snap.meta);

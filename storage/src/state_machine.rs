@@ -82,6 +82,11 @@ impl<M: Machine> StateMachineStore<M> {
         Ok(store)
     }
 
+    /// Size and time of the last snapshot built, installed or loaded here.
+    pub fn snapshot_stats(&self) -> Arc<crate::metrics::SnapshotStats> {
+        self.snapshots.stats()
+    }
+
     /// The shared machine. Readers take the read lock; only this store writes.
     pub fn machine(&self) -> Arc<RwLock<M>> {
         self.machine.clone()

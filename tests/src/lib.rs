@@ -115,7 +115,12 @@ impl Cluster {
     /// Starts `n` controllers, each also serving Prometheus metrics on a port of its own
     /// (`--metrics-listen`, see [`Cluster::metrics_addr`]).
     pub fn start_with_metrics(n: u64) -> Self {
-        let mut c = Self::prepare(n, &[]);
+        Self::start_with_metrics_and(n, &[])
+    }
+
+    /// [`Cluster::start_with_metrics`] passing `extra` flags to each `kraftd`.
+    pub fn start_with_metrics_and(n: u64, extra: &[&str]) -> Self {
+        let mut c = Self::prepare(n, extra);
         for node in &mut c.nodes {
             node.metrics_addr = Some(format!("127.0.0.1:{}", free_port()));
         }
@@ -393,6 +398,7 @@ impl Drop for Cluster {
 pub mod broker;
 pub mod brokers;
 pub mod nemesis;
+pub mod prom;
 
 /// Waits until some controller reports an active controller, and returns its id.
 pub async fn wait_for_leader(bootstrap: &str) -> u64 {

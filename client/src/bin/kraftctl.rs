@@ -22,6 +22,7 @@
 //!   features describe
 //!   features upgrade --feature NAME --version N [--dry-run]
 //!   features downgrade --feature NAME --version N [--unsafe] [--dry-run]
+//!   status
 //! ```
 //!
 //! Thin by design (STYLE §1): parse flags, call `kraft_client`, print what `render` returns.
@@ -136,6 +137,9 @@ enum Command {
     /// The metadata image (like kafka-metadata-shell).
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// One screen of health: quorum (leader, voters, lag), brokers (fenced / unfenced),
+    /// partitions (offline, under-replicated, under-min-ISR).
+    Status,
     /// Certificates for TLS and mTLS: a CA plus controller, broker and admin certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -727,6 +731,7 @@ enum Action {
     DumpMetadata {
         offset: u64,
     },
+    Status,
 }
 
 /// Builds the request of `command`, checking the rules clap's attributes cannot express; a
@@ -887,6 +892,7 @@ fn plan(command: Command) -> Result<Action, clap::Error> {
         Command::Metadata(MetadataCommand::Dump(args)) => Action::DumpMetadata {
             offset: args.offset,
         },
+        Command::Status => Action::Status,
         Command::Features(FeaturesCommand::Upgrade(args)) => {
             Action::UpdateFeatures(UpdateFeaturesRequest {
                 feature_updates: vec![FeatureUpdate {
@@ -1034,6 +1040,7 @@ async fn run(
         Action::DumpMetadata { offset } => {
             render::dump_metadata(&client.dump_metadata(offset).await?, format)
         }
+        Action::Status => render::status(&cluster_status(&client).await?, format),
         Action::ElectLeaders(req) => {
             let election_type = req.election_type;
             render::elect_leaders(election_type, &client.elect_leaders(req).await?, format)
@@ -1058,6 +1065,48 @@ async fn run(
         }
     };
     Ok(print(rendered))
+}
+
+/// `kraftctl status`: four read-only RPCs, combined by `render::cluster_status`.
+async fn cluster_status(client: &Client) -> anyhow::Result<render::ClusterStatus> {
+    let (quorum, cluster, topics) = tokio::try_join!(
+        client.describe_quorum(),
+        client.describe_cluster(false),
+        client.describe_topics(Vec::<String>::new(), false),
+    )?;
+    if let Some(e) = kraft_client::item_failure(quorum.error.as_ref()) {
+        anyhow::bail!(
+            "DescribeQuorum failed: {} ({})",
+            e.error_message,
+            e.error_name
+        );
+    }
+    let resources: Vec<DescribeConfigsResource> = topics
+        .topics
+        .iter()
+        .filter(|t| kraft_client::item_failure(t.error.as_ref()).is_none())
+        .map(|t| DescribeConfigsResource {
+            resource_type: ConfigResourceType::Topic as i32,
+            resource_name: t.name.clone(),
+            configuration_keys: vec!["min.insync.replicas".into()],
+        })
+        .collect();
+    let min_isr = if resources.is_empty() {
+        Default::default()
+    } else {
+        render::min_isr_by_topic(
+            &client
+                .describe_configs(DescribeConfigsRequest { resources })
+                .await?,
+        )
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Ok(render::cluster_status(
+        &quorum, &cluster, &topics, &min_isr, now_ms,
+    ))
 }
 
 fn print(r: Rendered) -> ExitCode {

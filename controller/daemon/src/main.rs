@@ -75,6 +75,10 @@ struct Tuning {
     /// Log format: text or json [env KRAFTD_LOG_FORMAT] [default text].
     #[arg(long)]
     log_format: Option<String>,
+    /// Log a warning for every RPC taking at least this many ms (0: every RPC)
+    /// [env KRAFTD_SLOW_REQUEST_MS] [default 1000].
+    #[arg(long)]
+    slow_request_ms: Option<u64>,
 }
 
 impl Tuning {
@@ -88,6 +92,7 @@ impl Tuning {
             cluster_id: self.cluster_id.clone(),
             broker_session_timeout_ms: self.broker_session_timeout_ms,
             log_format: self.log_format.clone(),
+            slow_request_ms: self.slow_request_ms,
             ..Layer::default()
         }
     }
@@ -537,6 +542,7 @@ async fn main() -> Result<()> {
                     quorum,
                     cluster_id: tuning.cluster_id.clone(),
                     broker_session_timeout_ms: tuning.broker_session_timeout_ms,
+                    slow_request: Duration::from_millis(tuning.slow_request_ms),
                 };
                 tasks.push(tokio::spawn(run_node(
                     cfg,
@@ -608,6 +614,7 @@ async fn main() -> Result<()> {
                 quorum,
                 cluster_id: c.tuning.cluster_id.clone(),
                 broker_session_timeout_ms: c.tuning.broker_session_timeout_ms,
+                slow_request: Duration::from_millis(c.tuning.slow_request_ms),
             };
             tokio::spawn(shutdown_signal(tx));
             if let Some(join) = c.join.clone() {

@@ -190,6 +190,16 @@ impl MetadataImage {
         (default.to_string(), ConfigSource::DefaultConfig)
     }
 
+    /// Effective `min.insync.replicas` of topic `name` (own config → cluster default →
+    /// Kafka's default 1); an unparsable value counts as 1.
+    pub fn min_insync_replicas(&self, name: &str) -> usize {
+        let own = self.configs.get(ConfigResourceType::Topic, name);
+        self.topic_config_value(own, "min.insync.replicas", "1")
+            .0
+            .parse()
+            .unwrap_or(1)
+    }
+
     /// The cluster default (BROKER `""`) value of broker config `key`, if set.
     pub fn cluster_default_config(&self, key: &str) -> Option<&str> {
         self.configs

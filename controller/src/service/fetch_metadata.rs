@@ -26,9 +26,10 @@ use tokio::time::Instant;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use super::Controller;
+use crate::metrics::{self, FetchMessage, OpenStream};
 
 /// Largest `data` of one image chunk.
 pub const IMAGE_CHUNK_BYTES: usize = 1 << 20;
@@ -50,15 +51,20 @@ pub fn fetch_metadata(ctl: Arc<Controller>, req: pb::FetchMetadataRequest) -> Fe
     // 0 and -1 both mean "nothing applied": offset 0 is the bootstrap membership entry,
     // which carries no metadata, so a caller at 0 loses nothing by starting from the image.
     let from = u64::try_from(req.offset).ok().filter(|o| *o > 0);
-    tokio::spawn(async move {
-        match serve(&ctl, from, &tx).await {
-            Ok(()) | Err(End::Closed) => {}
-            Err(End::Failed(status)) => {
-                warn!(error = %status.message(), "metadata stream failed");
-                let _ = tx.send(Err(status)).await;
+    // The stream lives on in its own task, still inside the RPC's span (request id, peer).
+    tokio::spawn(
+        async move {
+            let _open = OpenStream::new();
+            match serve(&ctl, from, &tx).await {
+                Ok(()) | Err(End::Closed) => {}
+                Err(End::Failed(status)) => {
+                    warn!(error = %status.message(), "metadata stream failed");
+                    let _ = tx.send(Err(status)).await;
+                }
             }
         }
-    });
+        .instrument(tracing::Span::current()),
+    );
     Box::pin(ReceiverStream::new(rx))
 }
 
@@ -73,11 +79,18 @@ enum End {
 type Tx = mpsc::Sender<Result<pb::FetchMetadataResponse, Status>>;
 
 async fn send(tx: &Tx, payload: Payload) -> Result<(), End> {
+    let kind = match &payload {
+        Payload::Image(_) => FetchMessage::ImageChunk,
+        Payload::Delta(_) => FetchMessage::Delta,
+        Payload::KeepAlive(_) => FetchMessage::KeepAlive,
+    };
     tx.send(Ok(pb::FetchMetadataResponse {
         payload: Some(payload),
     }))
     .await
-    .map_err(|_| End::Closed)
+    .map_err(|_| End::Closed)?;
+    metrics::fetch_metadata_sent(kind);
+    Ok(())
 }
 
 fn to_i64(offset: u64) -> i64 {

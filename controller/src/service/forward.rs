@@ -26,13 +26,18 @@ pub fn is_forwarded<T>(req: &Request<T>) -> bool {
     req.metadata().contains_key(FORWARDED_HEADER)
 }
 
-/// Builds the request a controller forwards to the active one.
+/// Builds the request a controller forwards to the active one. It carries the request id
+/// of the RPC being served, so both controllers log the same id.
 pub fn forwarded<T>(msg: T) -> Request<T> {
     let mut req = Request::new(msg);
     req.metadata_mut().insert(
         FORWARDED_HEADER,
         tonic::metadata::MetadataValue::from_static("1"),
     );
+    if let Some(id) = crate::rpc_layer::current_request_id() {
+        req.metadata_mut()
+            .insert(crate::rpc_layer::REQUEST_ID_HEADER, id);
+    }
     req.set_timeout(super::WRITE_TIMEOUT + Duration::from_secs(5));
     req
 }

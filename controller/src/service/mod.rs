@@ -46,7 +46,12 @@ pub struct ControllerConfig {
     pub cluster_id: Option<String>,
     /// Kafka's `broker.session.timeout.ms`: a broker not heard from for this long is fenced.
     pub broker_session_timeout_ms: i64,
+    /// RPCs taking this long or longer are logged at warn level ([`crate::rpc_layer`]).
+    pub slow_request: Duration,
 }
+
+/// Default slow-request threshold (`slow_request_ms`).
+pub const DEFAULT_SLOW_REQUEST: Duration = Duration::from_millis(1000);
 
 impl ControllerConfig {
     /// A config with Kafka's defaults (broker session timeout 9 s).
@@ -55,6 +60,7 @@ impl ControllerConfig {
             quorum,
             cluster_id: None,
             broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+            slow_request: DEFAULT_SLOW_REQUEST,
         }
     }
 }
@@ -84,6 +90,7 @@ pub struct Controller {
     caught_up: quorum_ops::CaughtUpTracker,
     /// Set when the controller begins to shut down: long-lived streams end on it.
     closing: tokio::sync::watch::Sender<bool>,
+    slow_request: Duration,
 }
 
 fn now_ms() -> u64 {
@@ -108,6 +115,7 @@ impl Controller {
             cluster_id: config.cluster_id,
             caught_up: quorum_ops::CaughtUpTracker::default(),
             closing: tokio::sync::watch::channel(false).0,
+            slow_request: config.slow_request,
         });
         tokio::spawn(activation_loop(Arc::downgrade(&ctl)));
         tokio::spawn(fencing_loop(Arc::downgrade(&ctl)));
@@ -127,6 +135,11 @@ impl Controller {
         async move {
             let _ = rx.wait_for(|c| *c).await;
         }
+    }
+
+    /// RPCs taking this long or longer are logged at warn level.
+    pub fn slow_request(&self) -> Duration {
+        self.slow_request
     }
 
     /// The Raft node.

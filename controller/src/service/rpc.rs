@@ -3,7 +3,6 @@
 //! the decode, the handler, the encode and the forwarding call.
 
 use std::future::Future;
-use std::time::Instant;
 
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -14,7 +13,6 @@ use crate::ctx::Ctx;
 use crate::handlers::ControllerResult;
 use crate::heartbeats::BrokerHeartbeatManager;
 use crate::image::MetadataImage;
-use crate::metrics;
 
 impl Controller {
     /// A write RPC: `handler` runs on the active controller under the single-writer lock; its
@@ -34,22 +32,18 @@ impl Controller {
         F: Fn(Channel, Request<Req>) -> FF,
         FF: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let started = Instant::now();
         let fwd = is_forwarded(&req);
         let msg = req.into_inner();
-        let out = self
-            .on_leader(
-                fwd,
-                || async { Ok(encode(self.write(|i, c, h| handler(i, c, h)).await?)) },
-                |ch| {
-                    let call = remote(ch, forwarded(msg.clone()));
-                    async move { Ok(call.await?.into_inner()) }
-                },
-            )
-            .await
-            .map(Response::new);
-        metrics::record_rpc(metrics::rpc_name::<Req>(), &out, started.elapsed());
-        out
+        self.on_leader(
+            fwd,
+            || async { Ok(encode(self.write(|i, c, h| handler(i, c, h)).await?)) },
+            |ch| {
+                let call = remote(ch, forwarded(msg.clone()));
+                async move { Ok(call.await?.into_inner()) }
+            },
+        )
+        .await
+        .map(Response::new)
     }
 
     /// A read RPC: with `local` (stale_ok), answered from this controller's applied image;
@@ -69,10 +63,7 @@ impl Controller {
         F: Fn(Channel, Request<Req>) -> FF,
         FF: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let started = Instant::now();
-        let out = self.read_rpc_inner(req, local, read).await;
-        metrics::record_rpc(metrics::rpc_name::<Req>(), &out, started.elapsed());
-        out
+        self.read_rpc_inner(req, local, read).await
     }
 
     async fn read_rpc_inner<Req, Resp, Q>(
