@@ -10,6 +10,8 @@ pub mod broker;
 mod convert;
 pub mod fetch_metadata;
 pub mod forward;
+#[cfg(test)]
+mod fuzz_tests;
 mod quorum_ops;
 mod rpc;
 pub mod status;
@@ -27,6 +29,7 @@ use crate::ctx::Ctx;
 use crate::handlers::{self, ControllerResult};
 use crate::heartbeats::{BrokerHeartbeatManager, DEFAULT_SESSION_TIMEOUT_MS};
 use crate::image::MetadataImage;
+use crate::limits::Limits;
 use crate::machine::ApplyOutcome;
 use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch};
 pub use status::ControllerError;
@@ -46,6 +49,8 @@ pub struct ControllerConfig {
     pub cluster_id: Option<String>,
     /// Kafka's `broker.session.timeout.ms`: a broker not heard from for this long is fenced.
     pub broker_session_timeout_ms: i64,
+    /// Resource limits enforced on requests.
+    pub limits: Limits,
 }
 
 impl ControllerConfig {
@@ -55,6 +60,7 @@ impl ControllerConfig {
             quorum,
             cluster_id: None,
             broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
+            limits: Limits::default(),
         }
     }
 }
@@ -79,6 +85,7 @@ struct Writer {
 /// One kraftd controller.
 pub struct Controller {
     node: Node<MetadataImage>,
+    limits: Limits,
     writer: Mutex<Writer>,
     cluster_id: Option<String>,
     caught_up: quorum_ops::CaughtUpTracker,
@@ -100,8 +107,9 @@ impl Controller {
         let node = Node::start(config.quorum, image).await?;
         let ctl = Arc::new(Controller {
             node,
+            limits: config.limits,
             writer: Mutex::new(Writer {
-                ctx: Ctx::from_rng(StdRng::from_os_rng(), 0),
+                ctx: Ctx::from_rng(StdRng::from_os_rng(), 0).with_limits(config.limits),
                 heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
             }),
@@ -127,6 +135,11 @@ impl Controller {
         async move {
             let _ = rx.wait_for(|c| *c).await;
         }
+    }
+
+    /// The resource limits this controller enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The Raft node.
