@@ -42,6 +42,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::limits::{self, Limits};
+
 /// A configuration error, naming the key (and the source when it matters).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -147,6 +149,16 @@ pub struct Layer {
     pub reader_principals: Option<String>,
     /// RPCs taking at least this many ms are logged at warn level (0: every RPC).
     pub slow_request_ms: Option<u64>,
+    /// Largest admin/broker gRPC request decoded, bytes ([`crate::limits`]).
+    pub max_request_bytes: Option<u64>,
+    /// Most partitions per topic.
+    pub max_partitions_per_topic: Option<u64>,
+    /// Most new partitions per CreateTopics / CreatePartitions request.
+    pub max_partitions_per_request: Option<u64>,
+    /// Most topics in the cluster.
+    pub max_topics: Option<u64>,
+    /// Most config entries per resource per request.
+    pub max_config_entries: Option<u64>,
 }
 
 /// The value kind of a key, for parsing environment variables.
@@ -188,6 +200,11 @@ const KEYS: &[(&str, Kind)] = &[
     ("admin_principals", Kind::Str),
     ("reader_principals", Kind::Str),
     ("slow_request_ms", Kind::Int),
+    ("max_request_bytes", Kind::Int),
+    ("max_partitions_per_topic", Kind::Int),
+    ("max_partitions_per_request", Kind::Int),
+    ("max_topics", Kind::Int),
+    ("max_config_entries", Kind::Int),
 ];
 
 /// The environment variable of a config key: `data_dir` → `KRAFTD_DATA_DIR`.
@@ -225,6 +242,11 @@ impl Layer {
             tls_reload_ms: Some(5_000),
             admin_principals: Some("admin".into()),
             slow_request_ms: Some(1_000),
+            max_request_bytes: Some(limits::DEFAULT_MAX_REQUEST_BYTES as u64),
+            max_partitions_per_topic: Some(limits::DEFAULT_MAX_PARTITIONS_PER_TOPIC.into()),
+            max_partitions_per_request: Some(limits::DEFAULT_MAX_PARTITIONS_PER_REQUEST.into()),
+            max_topics: Some(limits::DEFAULT_MAX_TOPICS.into()),
+            max_config_entries: Some(limits::DEFAULT_MAX_CONFIG_ENTRIES.into()),
             ..Layer::default()
         }
     }
@@ -305,6 +327,15 @@ impl Layer {
             admin_principals: self.admin_principals.or(lower.admin_principals),
             reader_principals: self.reader_principals.or(lower.reader_principals),
             slow_request_ms: self.slow_request_ms.or(lower.slow_request_ms),
+            max_request_bytes: self.max_request_bytes.or(lower.max_request_bytes),
+            max_partitions_per_topic: self
+                .max_partitions_per_topic
+                .or(lower.max_partitions_per_topic),
+            max_partitions_per_request: self
+                .max_partitions_per_request
+                .or(lower.max_partitions_per_request),
+            max_topics: self.max_topics.or(lower.max_topics),
+            max_config_entries: self.max_config_entries.or(lower.max_config_entries),
         }
     }
 
@@ -347,6 +378,38 @@ impl Layer {
             slow_request_ms: self
                 .slow_request_ms
                 .ok_or_else(|| missing("slow_request_ms"))?,
+            limits: self.limits()?,
+        })
+    }
+
+    /// The resource limits: each key set and in 1..=u32::MAX (request bytes: at least 1 KiB).
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        fn get(v: Option<u64>, key: &'static str, min: u64) -> Result<u32, ConfigError> {
+            let v = v.ok_or_else(|| missing(key))?;
+            u32::try_from(v)
+                .ok()
+                .filter(|v| u64::from(*v) >= min)
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "{key} must be between {min} and {}, got {v}",
+                        u32::MAX
+                    ))
+                })
+        }
+        Ok(Limits {
+            max_request_bytes: get(self.max_request_bytes, "max_request_bytes", 1024)? as usize,
+            max_partitions_per_topic: get(
+                self.max_partitions_per_topic,
+                "max_partitions_per_topic",
+                1,
+            )?,
+            max_partitions_per_request: get(
+                self.max_partitions_per_request,
+                "max_partitions_per_request",
+                1,
+            )?,
+            max_topics: get(self.max_topics, "max_topics", 1)?,
+            max_config_entries: get(self.max_config_entries, "max_config_entries", 1)?,
         })
     }
 
@@ -546,6 +609,8 @@ pub struct Tuning {
     pub metrics_listen: Option<String>,
     /// Slow-request warning threshold, ms.
     pub slow_request_ms: u64,
+    /// Resource limits enforced on requests.
+    pub limits: Limits,
 }
 
 /// A fully resolved controller configuration.
@@ -655,6 +720,24 @@ impl NodeConfig {
         put(
             "slow_request_ms",
             toml::Value::Integer(tu.slow_request_ms as i64),
+        );
+        let l = &tu.limits;
+        put(
+            "max_request_bytes",
+            toml::Value::Integer(l.max_request_bytes as i64),
+        );
+        put(
+            "max_partitions_per_topic",
+            toml::Value::Integer(l.max_partitions_per_topic.into()),
+        );
+        put(
+            "max_partitions_per_request",
+            toml::Value::Integer(l.max_partitions_per_request.into()),
+        );
+        put("max_topics", toml::Value::Integer(l.max_topics.into()));
+        put(
+            "max_config_entries",
+            toml::Value::Integer(l.max_config_entries.into()),
         );
         render_line(&redact(t))
     }
@@ -936,6 +1019,11 @@ mod tests {
             admin_principals: Some("a".into()),
             reader_principals: Some("r".into()),
             slow_request_ms: Some(1),
+            max_request_bytes: Some(1),
+            max_partitions_per_topic: Some(1),
+            max_partitions_per_request: Some(1),
+            max_topics: Some(1),
+            max_config_entries: Some(1),
         })
         .unwrap();
         let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
@@ -944,6 +1032,48 @@ mod tests {
         sorted.sort();
         file_keys.sort();
         assert_eq!(sorted, file_keys);
+    }
+
+    #[test]
+    fn limits_default_to_the_named_constants_and_layer_like_any_key() {
+        let base = Layer {
+            node_id: Some(1),
+            listen: Some("l:1".into()),
+            data_dir: Some("/d".into()),
+            voters: Some("1@l:1".into()),
+            ..Layer::default()
+        };
+        let c = Layer::layered(base.clone(), Layer::default(), Layer::default())
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.limits, Limits::default());
+        assert!(c.display().contains("max_topics=100000"), "{}", c.display());
+
+        let env = Layer::from_env(env(&[
+            ("KRAFTD_MAX_TOPICS", "5"),
+            ("KRAFTD_MAX_REQUEST_BYTES", "65536"),
+        ]))
+        .unwrap();
+        let file = Layer::from_toml("max_partitions_per_topic = 7\nmax_topics = 9").unwrap();
+        let c = Layer::layered(base.clone(), env, file)
+            .resolve(|| None)
+            .unwrap();
+        assert_eq!(c.tuning.limits.max_topics, 5, "env beats file");
+        assert_eq!(c.tuning.limits.max_partitions_per_topic, 7);
+        assert_eq!(c.tuning.limits.max_request_bytes, 65_536);
+
+        let zero = Layer {
+            max_partitions_per_request: Some(0),
+            ..base
+        };
+        let e = Layer::layered(zero, Layer::default(), Layer::default())
+            .resolve(|| None)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("max_partitions_per_request must be between 1"),
+            "{e}"
+        );
     }
 
     #[test]

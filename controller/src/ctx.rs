@@ -8,12 +8,14 @@ use rand::{RngCore, SeedableRng};
 use uuid::Uuid;
 
 use crate::ids::TopicId;
+use crate::limits::Limits;
 
-/// Clock, RNG and id source for handlers.
+/// Clock, RNG, id source and resource limits for handlers.
 #[derive(Clone, Debug)]
 pub struct Ctx {
     rng: StdRng,
     now_ms: i64,
+    limits: Limits,
 }
 
 impl Ctx {
@@ -24,7 +26,22 @@ impl Ctx {
 
     /// A context around an existing RNG (e.g. `StdRng::from_os_rng()` in the service).
     pub fn from_rng(rng: StdRng, now_ms: i64) -> Self {
-        Ctx { rng, now_ms }
+        Ctx {
+            rng,
+            now_ms,
+            limits: Limits::default(),
+        }
+    }
+
+    /// The same context enforcing `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The resource limits handlers enforce.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The injected wall-clock time in milliseconds.

@@ -45,6 +45,7 @@ pub mod handlers;
 pub mod heartbeats;
 pub mod ids;
 pub mod image;
+pub mod limits;
 #[cfg(feature = "server")]
 pub mod machine;
 #[cfg(feature = "server")]
@@ -78,4 +79,5 @@ pub use error_code::ErrorCode;
 pub use handlers::ControllerResult;
 pub use ids::{BrokerEpoch, BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
 pub use image::MetadataImage;
+pub use limits::Limits;
 pub use records::{Record, RecordBatch};

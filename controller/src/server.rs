@@ -78,10 +78,14 @@ pub async fn serve_secure(
         .layer(RpcLayer::new(ctl.slow_request()))
         .layer(AuthLayer::new(security.auth))
         .add_service(ctl.node().raft_service())
-        .add_service(BrokerServiceServer::new(BrokerServiceImpl::new(
-            ctl.clone(),
-        )))
-        .add_service(AdminServiceServer::new(AdminServiceImpl::new(ctl.clone())))
+        .add_service(
+            BrokerServiceServer::new(BrokerServiceImpl::new(ctl.clone()))
+                .max_decoding_message_size(ctl.limits().max_request_bytes),
+        )
+        .add_service(
+            AdminServiceServer::new(AdminServiceImpl::new(ctl.clone()))
+                .max_decoding_message_size(ctl.limits().max_request_bytes),
+        )
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha);

@@ -91,6 +91,14 @@ impl<M: Machine> Node<M> {
         let pristine = log.is_pristine()?;
         let sm = StateMachineStore::open(&config.data_dir.join("snapshots"), machine.clone())?;
         let snapshot_stats = sm.snapshot_stats();
+        // Each store checked itself while opening; together they must leave no gap, or this
+        // node would serve a state missing entries. Refuse to start instead.
+        kraft_storage::check_log_against_snapshot(
+            log.at_open(),
+            log.path(),
+            sm.last_applied()?,
+            &sm.snapshot_file(),
+        )?;
 
         let raft_config = openraft::Config {
             cluster_name: "kraftd".into(),

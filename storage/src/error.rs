@@ -23,8 +23,30 @@ pub enum StorageError {
         /// Why decoding failed.
         reason: String,
     },
+    /// sled could not open the Raft log database.
+    #[error("cannot open raft log {path}: {source}")]
+    OpenLog {
+        /// The sled database directory.
+        path: String,
+        /// The underlying error.
+        source: sled::Error,
+    },
+    /// The Raft log on disk fails its start-up checks: the node must not serve from it.
+    #[error(
+        "corrupt raft log {path}: {reason}; refusing to start: rebuild this node from its \
+         peers (wipe its data dir, then remove and re-add it as a voter)"
+    )]
+    CorruptLog {
+        /// The sled database directory (its data file is `db` inside).
+        path: String,
+        /// The check that failed.
+        reason: String,
+    },
     /// A snapshot file is unreadable or fails its checksum.
-    #[error("bad snapshot file {path}: {reason}")]
+    #[error(
+        "bad snapshot file {path}: {reason}; refusing to use it: rebuild this node from its \
+         peers (wipe its data dir, then remove and re-add it as a voter)"
+    )]
     BadSnapshot {
         /// File path.
         path: String,

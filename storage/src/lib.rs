@@ -17,15 +17,18 @@
 //!  every N entries: StateMachineStore builds a snapshot file ─► LogStore::purge
 //! ```
 
+pub mod durable_mark;
 pub mod error;
 pub mod keyspace;
 pub mod log_store;
 pub mod metrics;
 pub mod snapshot;
+pub mod startup;
 pub mod state_machine;
 pub mod types;
 
 pub use error::StorageError;
-pub use log_store::LogStore;
+pub use log_store::{LogStore, LogSummary};
+pub use startup::check_log_against_snapshot;
 pub use state_machine::{Machine, StateMachineStore};
 pub use types::{Command, CommandReply, TypeConfig};

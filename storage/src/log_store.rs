@@ -8,7 +8,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use openraft::entry::RaftEntry;
@@ -17,15 +17,30 @@ use openraft::{EntryPayload, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::durable_mark::{self, Mark, MarkFile};
 use crate::error::StorageError;
 use crate::keyspace::{self, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE, LOG_TREE, META_TREE};
 use crate::metrics::LogStats;
 use crate::types::{Command, Entry, LogId, TypeConfig, Vote};
 
+/// What [`LogStore::verify`] found: the extent of the log on disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogSummary {
+    /// Index of the first entry still in the log.
+    pub first_index: Option<u64>,
+    /// Id of the last entry in the log.
+    pub last_log_id: Option<LogId>,
+    /// Everything up to here was purged (it is covered by a snapshot).
+    pub last_purged: Option<LogId>,
+    /// The last committed id persisted.
+    pub committed: Option<LogId>,
+}
+
 /// sled-backed Raft log. Cheap to clone: clones share one `Db`.
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Inner>,
+    at_open: Arc<LogSummary>,
 }
 
 struct Inner {
@@ -33,29 +48,177 @@ struct Inner {
     log: sled::Tree,
     meta: sled::Tree,
     stats: Arc<LogStats>,
+    path: std::path::PathBuf,
+    /// Updated after each flush; see [`crate::durable_mark`].
+    mark: Mutex<MarkFile>,
 }
 
 impl LogStore {
-    /// Opens (or creates) the log `Db` in `dir`.
+    /// Opens (or creates) the log `Db` in `dir` and checks it (see [`LogStore::verify`]).
+    ///
+    /// A database sled cannot read, or one that fails the checks, is an error naming `dir`:
+    /// the node must not start from it.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        let corrupt = |e: sled::Error| match e {
+            sled::Error::Corruption { .. } => StorageError::CorruptLog {
+                path: dir.display().to_string(),
+                reason: format!("sled reports {e}"),
+            },
+            source => StorageError::OpenLog {
+                path: dir.display().to_string(),
+                source,
+            },
+        };
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(None)
             .open()
-            .map_err(StorageError::sled("open raft log"))?;
-        let log = db
-            .open_tree(LOG_TREE)
-            .map_err(StorageError::sled("open log tree"))?;
-        let meta = db
-            .open_tree(META_TREE)
-            .map_err(StorageError::sled("open meta tree"))?;
-        Ok(Self {
+            .map_err(corrupt)?;
+        let log = db.open_tree(LOG_TREE).map_err(corrupt)?;
+        let meta = db.open_tree(META_TREE).map_err(corrupt)?;
+        let bad = |reason: String| StorageError::CorruptLog {
+            path: dir.display().to_string(),
+            reason,
+        };
+        let mark = MarkFile::open(dir).map_err(|e| bad(format!("unreadable durable mark {e}")))?;
+        let mut store = Self {
             inner: Arc::new(Inner {
                 db,
                 log,
                 meta,
                 stats: Arc::default(),
+                path: dir.to_path_buf(),
+                mark: Mutex::new(mark),
             }),
+            at_open: Arc::default(),
+        };
+        let summary = store.verify().map_err(bad)?;
+        store.check_mark(&summary).map_err(bad)?;
+        store.at_open = Arc::new(summary);
+        Ok(store)
+    }
+
+    /// The log must still hold everything the durable mark says was flushed: sled drops the
+    /// rest of its file after a damaged message without an error.
+    fn check_mark(&self, summary: &LogSummary) -> Result<(), String> {
+        let mark = self.lock_mark().map_err(|e| e.to_string())?.mark.clone();
+        let end = summary
+            .last_log_id
+            .or(summary.last_purged)
+            .map(|l| l.index());
+        if let Some(want) = mark.last_index
+            && end.is_none_or(|e| e < want)
+        {
+            let end = end.map_or("no entry".to_string(), |e| format!("index {e}"));
+            return Err(format!(
+                "it holds up to {end} but entries up to index {want} were flushed ({}): \
+                 sled dropped acknowledged entries, its data file `db` is damaged",
+                durable_mark::FILE_NAME
+            ));
+        }
+        let vote: Option<Vote> = self.get_meta(KEY_VOTE).map_err(|e| e.to_string())?;
+        if let Some(want) = &mark.vote
+            && vote
+                .as_ref()
+                .is_none_or(|v| v.partial_cmp(want) == Some(std::cmp::Ordering::Less))
+        {
+            return Err(format!(
+                "its vote {vote:?} is older than the flushed vote {want:?} ({}): sled dropped \
+                 acknowledged writes, its data file `db` is damaged",
+                durable_mark::FILE_NAME
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock_mark(&self) -> Result<std::sync::MutexGuard<'_, MarkFile>, io::Error> {
+        self.inner
+            .mark
+            .lock()
+            .map_err(|_| io::Error::other("durable mark lock poisoned"))
+    }
+
+    /// Records what a successful flush made durable (no fsync of its own, see
+    /// [`crate::durable_mark`]).
+    fn mark_flushed(&self, f: impl FnOnce(&mut Mark)) -> Result<(), io::Error> {
+        let mut m = self.lock_mark()?;
+        let mut next = m.mark.clone();
+        f(&mut next);
+        m.write(next, false)
+    }
+
+    /// The extent of the log as [`LogStore::open`] found it.
+    pub fn at_open(&self) -> &LogSummary {
+        &self.at_open
+    }
+
+    /// The sled database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Reads the whole log once and checks what must hold for any log this store wrote,
+    /// whatever the crash points:
+    /// * every stored value decodes (vote, committed, last purged, each entry), every log key
+    ///   is 8 bytes and equals its entry's index;
+    /// * entries are contiguous (appends are contiguous, truncation removes a suffix, purge a
+    ///   prefix, each one sled batch);
+    /// * the committed id is not beyond the last entry or purge point (it is written only
+    ///   after the entries it covers, and sled recovers a prefix of its writes).
+    ///
+    /// Returns the first failed check, in words.
+    pub fn verify(&self) -> Result<LogSummary, String> {
+        let sled_err =
+            |what: &str, e: sled::Error| format!("sled reports {e} while reading {what}");
+        let meta = |key: &'static [u8]| -> Result<Option<LogId>, String> {
+            match self.get_meta::<Option<LogId>>(key) {
+                Ok(v) => Ok(v.flatten()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        self.get_meta::<Vote>(KEY_VOTE).map_err(|e| e.to_string())?;
+        let committed = meta(KEY_COMMITTED)?;
+        let last_purged = meta(KEY_LAST_PURGED)?;
+        let mut first: Option<u64> = None;
+        let mut last: Option<LogId> = None;
+        for kv in self.inner.log.iter() {
+            let (k, v) = kv.map_err(|e| sled_err("the log tree", e))?;
+            let Some(index) = keyspace::parse_log_key(&k) else {
+                return Err(format!("log key {k:?} is not an 8-byte index"));
+            };
+            let entry = Self::decode_entry(&k, &v).map_err(|e| e.to_string())?;
+            if entry.index() != index {
+                return Err(format!(
+                    "log key {index} holds the entry with index {}",
+                    entry.index()
+                ));
+            }
+            if let Some(prev) = last
+                && prev.index() + 1 != index
+            {
+                return Err(format!(
+                    "log entries jump from index {} to {index}: entries are missing",
+                    prev.index()
+                ));
+            }
+            first.get_or_insert(index);
+            last = Some(entry.log_id());
+        }
+        let end = last.or(last_purged).map(|l| l.index());
+        if let Some(c) = committed
+            && end.is_none_or(|e| c.index() > e)
+        {
+            return Err(format!(
+                "committed index {} is beyond the last entry ({end:?}): acknowledged entries \
+                 are missing",
+                c.index()
+            ));
+        }
+        Ok(LogSummary {
+            first_index: first,
+            last_log_id: last,
+            last_purged,
+            committed,
         })
     }
 
@@ -234,6 +397,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // The vote must be durable before we answer any vote request with it.
         self.put_meta(KEY_VOTE, vote)?;
         self.flush().await?;
+        self.mark_flushed(|m| m.vote = Some(*vote))?;
         Ok(())
     }
 
@@ -258,16 +422,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let started = Instant::now();
         let mut batch = sled::Batch::default();
+        let mut last = None;
         for entry in entries {
             let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
             batch.insert(&keyspace::log_key(entry.index()), bytes);
+            last = Some(entry.index());
         }
         self.inner
             .log
             .apply_batch(batch)
             .map_err(StorageError::sled("append entries"))?;
         // Acknowledge only once the entries are on disk.
-        let res = self.flush().await.map_err(io::Error::from);
+        let mut res = self.flush().await.map_err(io::Error::from);
+        if res.is_ok()
+            && let Some(last) = last
+        {
+            res = self.mark_flushed(|m| m.last_index = Some(last));
+        }
         if res.is_ok() {
             self.inner.stats.append.observe(started.elapsed());
         }
@@ -281,6 +452,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+        // Lower the mark durably first: a crash after the truncation must not leave a mark
+        // above the log's end.
+        {
+            let mut m = self.lock_mark()?;
+            let mut next = m.mark.clone();
+            next.last_index = next
+                .last_index
+                .map(|i| i.min(from.saturating_sub(1)))
+                .filter(|_| from > 0);
+            m.write(next, true)?;
+        }
         let mut batch = sled::Batch::default();
         for kv in self.inner.log.range(keyspace::log_key(from)..) {
             let (k, _) = kv.map_err(StorageError::sled("scan for truncate"))?;

@@ -54,7 +54,8 @@ impl SnapshotDir {
         self.stats.clone()
     }
 
-    fn path(&self) -> PathBuf {
+    /// Path of the snapshot file (`snapshot.bin`).
+    pub fn file(&self) -> PathBuf {
         self.dir.join(FILE_NAME)
     }
 
@@ -68,7 +69,7 @@ impl SnapshotDir {
                 .map_err(StorageError::io("write snapshot"))?;
             f.sync_all().map_err(StorageError::io("fsync snapshot"))?;
         }
-        fs::rename(&tmp, self.path()).map_err(StorageError::io("rename snapshot"))?;
+        fs::rename(&tmp, self.file()).map_err(StorageError::io("rename snapshot"))?;
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(StorageError::io("fsync snapshot dir"))?;
@@ -79,7 +80,7 @@ impl SnapshotDir {
     /// Loads the current snapshot, if any. A file that fails its checks is an error, never
     /// silently ignored.
     pub fn load(&self) -> Result<Option<StoredSnapshot>, StorageError> {
-        let path = self.path();
+        let path = self.file();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -102,7 +103,8 @@ impl SnapshotDir {
     }
 }
 
-fn encode(snap: &StoredSnapshot) -> Result<Vec<u8>, StorageError> {
+/// Encodes a snapshot file's bytes (see the module docs for the layout).
+pub fn encode(snap: &StoredSnapshot) -> Result<Vec<u8>, StorageError> {
     let header = serde_json::to_vec(&snap.meta).map_err(|e| StorageError::BadSnapshot {
         path: "<encode>".into(),
         reason: e.to_string(),
@@ -132,7 +134,9 @@ fn take<'a>(buf: &mut &'a [u8], n: usize, what: &str) -> Result<&'a [u8], String
     Ok(head)
 }
 
-fn decode(bytes: &[u8]) -> Result<StoredSnapshot, String> {
+/// Decodes the bytes of a snapshot file, checking its checksum, magic, version and lengths.
+/// Never panics and never allocates more than `bytes.len()`, whatever the input.
+pub fn decode(bytes: &[u8]) -> Result<StoredSnapshot, String> {
     if bytes.len() < 4 {
         return Err("file shorter than its checksum".into());
     }

@@ -76,7 +76,10 @@ impl<M: Machine> StateMachineStore<M> {
         if let Some(snap) = store.snapshots.load()? {
             store
                 .restore(&snap.meta, &snap.data)
-                .map_err(StorageError::io("restore snapshot"))?;
+                .map_err(|e| StorageError::BadSnapshot {
+                    path: store.snapshots.file().display().to_string(),
+                    reason: format!("its image does not decode: {e}"),
+                })?;
             info!(last_log_id = ?snap.meta.last_log_id, "loaded snapshot");
         }
         Ok(store)
@@ -85,6 +88,20 @@ impl<M: Machine> StateMachineStore<M> {
     /// Size and time of the last snapshot built, installed or loaded here.
     pub fn snapshot_stats(&self) -> Arc<crate::metrics::SnapshotStats> {
         self.snapshots.stats()
+    }
+
+    /// The last log id the machine holds: the loaded snapshot's right after [`Self::open`].
+    pub fn last_applied(&self) -> Result<Option<LogId>, StorageError> {
+        Ok(self
+            .applied
+            .lock()
+            .map_err(|_| StorageError::io("read applied state")(poisoned()))?
+            .last_applied)
+    }
+
+    /// Path of the snapshot file.
+    pub fn snapshot_file(&self) -> std::path::PathBuf {
+        self.snapshots.file()
     }
 
     /// The shared machine. Readers take the read lock; only this store writes.

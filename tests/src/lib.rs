@@ -430,3 +430,65 @@ pub async fn wait_for_leader_with(bootstrap: &str, config: &kraft_client::Client
     )
     .await
 }
+
+/// Start-up failures and rebuilds (issue 7): a node whose storage is damaged must exit
+/// instead of serving; a wiped node rejoins through `--join`.
+impl Cluster {
+    /// Waits (bounded) until node `id`'s process exits by itself and returns its exit
+    /// status; `None` if it still runs at the deadline (it is then killed).
+    pub fn wait_exit(&mut self, id: u64, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let node = self.node_mut(id);
+        let mut child = node.child.take()?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Starts node `id` (stopped, in the voter string or not) with `--join` through the
+    /// other nodes instead of `--voters`: the documented way to bring back a node whose data
+    /// dir was wiped, after `kraftctl quorum remove-controller --id ID`.
+    pub fn spawn_rejoin(&mut self, id: u64) {
+        let join = self
+            .nodes
+            .iter()
+            .filter(|n| n.id != id)
+            .map(|n| n.addr.clone())
+            .collect::<Vec<_>>()
+            .join(",");
+        let extra = self.extra_args.clone();
+        let node = self.node_mut(id);
+        assert!(node.child.is_none(), "node {id} is already running");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&node.log_path)
+            .expect("open node log");
+        let child = Command::new(binary("kraftd"))
+            .arg("--node-id")
+            .arg(id.to_string())
+            .arg("--listen")
+            .arg(&node.addr)
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--join")
+            .arg(&join)
+            .args(&extra)
+            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
+            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn kraftd");
+        node.child = Some(child);
+    }
+}

@@ -79,6 +79,25 @@ struct Tuning {
     /// [env KRAFTD_SLOW_REQUEST_MS] [default 1000].
     #[arg(long)]
     slow_request_ms: Option<u64>,
+    /// Largest admin/broker gRPC request decoded, in bytes; larger ones get
+    /// OUT_OF_RANGE [env KRAFTD_MAX_REQUEST_BYTES] [default 4194304].
+    #[arg(long)]
+    max_request_bytes: Option<u64>,
+    /// Most partitions one topic may have [env KRAFTD_MAX_PARTITIONS_PER_TOPIC]
+    /// [default 10000].
+    #[arg(long)]
+    max_partitions_per_topic: Option<u64>,
+    /// Most new partitions one CreateTopics/CreatePartitions request may add
+    /// [env KRAFTD_MAX_PARTITIONS_PER_REQUEST] [default 10000].
+    #[arg(long)]
+    max_partitions_per_request: Option<u64>,
+    /// Most topics in the cluster [env KRAFTD_MAX_TOPICS] [default 100000].
+    #[arg(long)]
+    max_topics: Option<u64>,
+    /// Most config entries per resource in one request [env KRAFTD_MAX_CONFIG_ENTRIES]
+    /// [default 1000].
+    #[arg(long)]
+    max_config_entries: Option<u64>,
 }
 
 impl Tuning {
@@ -93,6 +112,11 @@ impl Tuning {
             broker_session_timeout_ms: self.broker_session_timeout_ms,
             log_format: self.log_format.clone(),
             slow_request_ms: self.slow_request_ms,
+            max_request_bytes: self.max_request_bytes,
+            max_partitions_per_topic: self.max_partitions_per_topic,
+            max_partitions_per_request: self.max_partitions_per_request,
+            max_topics: self.max_topics,
+            max_config_entries: self.max_config_entries,
             ..Layer::default()
         }
     }
@@ -543,6 +567,7 @@ async fn main() -> Result<()> {
                     cluster_id: tuning.cluster_id.clone(),
                     broker_session_timeout_ms: tuning.broker_session_timeout_ms,
                     slow_request: Duration::from_millis(tuning.slow_request_ms),
+                    limits: tuning.limits,
                 };
                 tasks.push(tokio::spawn(run_node(
                     cfg,
@@ -615,6 +640,7 @@ async fn main() -> Result<()> {
                 cluster_id: c.tuning.cluster_id.clone(),
                 broker_session_timeout_ms: c.tuning.broker_session_timeout_ms,
                 slow_request: Duration::from_millis(c.tuning.slow_request_ms),
+                limits: c.tuning.limits,
             };
             tokio::spawn(shutdown_signal(tx));
             if let Some(join) = c.join.clone() {

@@ -79,6 +79,8 @@ pub fn create_partitions(
     let usable = usable_brokers(image);
     let mut records = Vec::new();
     let mut results = Vec::with_capacity(req.topics.len());
+    // Partitions added by the topics before this one (max_partitions_per_request).
+    let mut new_partitions: u64 = 0;
     for t in &req.topics {
         let outcome = if counts.get(t.name.as_str()).copied().unwrap_or(0) > 1 {
             Err((
@@ -86,7 +88,7 @@ pub fn create_partitions(
                 "Duplicate topic name.".to_string(),
             ))
         } else {
-            plan(image, t, &usable, ctx)
+            plan(image, t, &usable, new_partitions, ctx)
         };
         match outcome {
             Ok(new_records) => {
@@ -107,6 +109,7 @@ pub fn create_partitions(
                         .collect();
                     return ControllerResult::reply_only(CreatePartitionsReply { results });
                 }
+                new_partitions += u64::try_from(new_records.len()).unwrap_or(u64::MAX);
                 if !req.validate_only {
                     records.extend(new_records);
                 }
@@ -152,6 +155,7 @@ fn plan(
     image: &MetadataImage,
     t: &CreatePartitionsTopic,
     usable: &[crate::placement::UsableBroker],
+    partitions_so_far: u64,
     ctx: &mut Ctx,
 ) -> Result<Vec<Record>, TopicError> {
     let name = &t.name;
@@ -180,6 +184,23 @@ fn plan(
         ));
     }
     let added = usize::try_from(t.count).unwrap_or(usize::MAX) - current;
+    if u64::try_from(t.count).unwrap_or(u64::MAX) > u64::from(ctx.limits().max_partitions_per_topic)
+    {
+        return Err((
+            ErrorCode::InvalidPartitions,
+            format!(
+                "Number of partitions {} exceeds the limit of {} per topic \
+                 (max_partitions_per_topic).",
+                t.count,
+                ctx.limits().max_partitions_per_topic
+            ),
+        ));
+    }
+    super::create_topics::check_partition_limits(
+        ctx.limits(),
+        u64::try_from(added).unwrap_or(u64::MAX),
+        partitions_so_far,
+    )?;
     if added > MAX_RECORDS_PER_USER_OP {
         return Err((
             ErrorCode::PolicyViolation,
@@ -412,9 +433,18 @@ mod tests {
     }
 
     #[test]
-    fn create_partitions_rejects_excessively_large_increase() {
+    fn create_partitions_rejects_counts_over_the_limits() {
         let mut t = with_topic(1, 1);
         let r = create_partitions(&t.image, &grow("t", 20_000, None), &mut t.ctx);
-        assert_rejected(&r, ErrorCode::PolicyViolation, "excessively large");
+        assert_rejected(&r, ErrorCode::InvalidPartitions, "max_partitions_per_topic");
+        // Within the per-topic limit but over the per-request one.
+        t.ctx = t.ctx.clone().with_limits(crate::Limits {
+            max_partitions_per_request: 10,
+            ..crate::Limits::default()
+        });
+        let r = create_partitions(&t.image, &grow("t", 12, None), &mut t.ctx);
+        assert_rejected(&r, ErrorCode::PolicyViolation, "max_partitions_per_request");
+        let r = create_partitions(&t.image, &grow("t", 11, None), &mut t.ctx);
+        assert_eq!(r.reply.results[0].error_code, ErrorCode::None);
     }
 }

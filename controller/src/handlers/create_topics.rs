@@ -135,6 +135,8 @@ pub fn create_topics_with_assignments(
     let mut batch_names: BTreeMap<String, String> = BTreeMap::new(); // unified → name
     let mut batch_ids: BTreeSet<TopicId> = BTreeSet::new();
     let mut too_large = false;
+    // New partitions planned so far in this request (max_partitions_per_request).
+    let mut new_partitions: u64 = 0;
 
     for topic in &req.topics {
         if counts.get(topic.name.as_str()).copied().unwrap_or(0) > 1 {
@@ -148,15 +150,12 @@ pub fn create_topics_with_assignments(
             .get(&topic.name)
             .map(Vec::as_slice)
             .filter(|a| !a.is_empty());
-        let planned = match plan_topic(
-            image,
-            topic,
-            manual,
-            &batch_names,
-            &usable,
-            records.len(),
-            ctx,
-        ) {
+        let so_far = BatchSoFar {
+            names: &batch_names,
+            records: records.len(),
+            partitions: new_partitions,
+        };
+        let planned = match plan_topic(image, topic, manual, &so_far, &usable, ctx) {
             Ok(p) => p,
             Err(Failure::TooLarge) => {
                 too_large = true;
@@ -171,6 +170,7 @@ pub fn create_topics_with_assignments(
             topic_name::unify_collision_chars(&topic.name),
             topic.name.clone(),
         );
+        new_partitions += u64::try_from(planned.assignments.len()).unwrap_or(u64::MAX);
 
         let topic_id = if req.validate_only {
             None
@@ -302,15 +302,57 @@ pub(crate) fn active_replicas(image: &MetadataImage, replicas: &[BrokerId]) -> V
         .collect()
 }
 
+/// What the topics planned earlier in the same request take up.
+struct BatchSoFar<'a> {
+    /// Unified name → name of each topic planned so far.
+    names: &'a BTreeMap<String, String>,
+    /// Records so far.
+    records: usize,
+    /// New partitions so far.
+    partitions: u64,
+}
+
+/// The partition-count limits (see [`crate::limits`]) for a topic of `count` partitions.
+pub(crate) fn check_partition_limits(
+    limits: &crate::Limits,
+    count: u64,
+    partitions_so_far: u64,
+) -> Result<(), TopicError> {
+    if count > u64::from(limits.max_partitions_per_topic) {
+        return Err((
+            ErrorCode::InvalidPartitions,
+            format!(
+                "Number of partitions {count} exceeds the limit of {} per topic \
+                 (max_partitions_per_topic).",
+                limits.max_partitions_per_topic
+            ),
+        ));
+    }
+    let total = partitions_so_far.saturating_add(count);
+    if total > u64::from(limits.max_partitions_per_request) {
+        return Err((
+            ErrorCode::PolicyViolation,
+            format!(
+                "This request would add {total} partitions, more than the limit of {} per \
+                 request (max_partitions_per_request).",
+                limits.max_partitions_per_request
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn plan_topic(
     image: &MetadataImage,
     topic: &CreatableTopic,
     manual: Option<&[CreatableReplicaAssignment]>,
-    batch_names: &BTreeMap<String, String>,
+    so_far: &BatchSoFar<'_>,
     usable: &[UsableBroker],
-    records_so_far: usize,
     ctx: &mut Ctx,
 ) -> Result<Planned, Failure> {
+    let batch_names = so_far.names;
+    let records_so_far = so_far.records;
+    let limits = *ctx.limits();
     let name = &topic.name;
     topic_name::validate(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
     if image.topic(name).is_some() {
@@ -335,9 +377,32 @@ fn plan_topic(
         }
     }
 
+    let topics = image
+        .topics()
+        .by_name()
+        .len()
+        .saturating_add(batch_names.len());
+    if topics >= limits.max_topics as usize {
+        return Err((
+            ErrorCode::PolicyViolation,
+            format!(
+                "The cluster already has {topics} topics, the limit (max_topics = {}).",
+                limits.max_topics
+            ),
+        )
+            .into());
+    }
+    limits
+        .check_config_entries(topic.configs.len())
+        .map_err(|m| (ErrorCode::InvalidRequest, m))?;
     let configs = check_configs(&topic.configs)?;
 
     if let Some(manual) = manual {
+        check_partition_limits(
+            &limits,
+            u64::try_from(manual.len()).unwrap_or(u64::MAX),
+            so_far.partitions,
+        )?;
         let assignments = check_manual_assignments(image, topic, manual)?;
         let needed = records_so_far
             .saturating_add(1)
@@ -382,7 +447,12 @@ fn plan_topic(
         n => n,
     };
 
-    // Check the size before placing, so a huge partition count never allocates.
+    // Check the limits before placing, so a huge partition count never allocates.
+    check_partition_limits(
+        &limits,
+        u64::try_from(num_partitions).unwrap_or(u64::MAX),
+        so_far.partitions,
+    )?;
     let partitions = usize::try_from(num_partitions).unwrap_or(usize::MAX);
     let needed = records_so_far
         .saturating_add(1)

@@ -367,9 +367,11 @@ fn create_topics_validate_only_writes_nothing() {
 #[test]
 fn create_topics_rejects_excessively_large_request() {
     let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    // 1 + 5000 + 1 + 5000 records: each topic is within the partition limits, together
+    // they exceed Kafka's MAX_RECORDS_PER_USER_OP.
     let r = create_topics(
         &t.image,
-        &req(vec![topic("small", 1, 1), topic("huge", i32::MAX, 1)]),
+        &req(vec![topic("half1", 5_000, 1), topic("half2", 5_000, 1)]),
         &mut t.ctx,
     );
     assert!(r.records.is_empty());
@@ -571,4 +573,91 @@ fn create_topics_rejects_rf_above_unfenced_brokers() {
     );
     let r = create_topics(&t.image, &create_req("t", 1, 2), &mut t.ctx);
     assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+}
+
+fn limits(f: impl FnOnce(&mut crate::Limits)) -> crate::Limits {
+    let mut l = crate::Limits::default();
+    f(&mut l);
+    l
+}
+
+#[test]
+fn create_topics_rejects_partitions_above_the_per_topic_limit_alone() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    let r = create_topics(
+        &t.image,
+        &req(vec![topic("ok", 2, 1), topic("huge", i32::MAX, 1)]),
+        &mut t.ctx,
+    );
+    assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
+    let huge = &r.reply.topics[1];
+    assert_eq!(huge.error_code, ErrorCode::InvalidPartitions);
+    let msg = huge.error_message.as_deref().unwrap_or_default();
+    assert!(msg.contains("max_partitions_per_topic"), "{msg}");
+    assert!(msg.contains("2147483647"), "{msg}");
+    // Only "ok" wrote records: Topic + 2 Partitions.
+    assert_eq!(r.records.len(), 3);
+}
+
+fn codes(r: &ControllerResult<CreateTopicsReply>) -> Vec<(ErrorCode, String)> {
+    r.reply
+        .topics
+        .iter()
+        .map(|x| (x.error_code, x.error_message.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn create_topics_fails_only_the_topic_crossing_max_partitions_per_request() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    t.ctx = t
+        .ctx
+        .clone()
+        .with_limits(limits(|l| l.max_partitions_per_request = 5));
+    let r = create_topics(
+        &t.image,
+        &req(vec![topic("a", 3, 1), topic("b", 3, 1), topic("c", 2, 1)]),
+        &mut t.ctx,
+    );
+    let got = codes(&r);
+    assert_eq!(got[0].0, ErrorCode::None);
+    assert_eq!(got[1].0, ErrorCode::PolicyViolation, "{got:?}");
+    assert!(got[1].1.contains("max_partitions_per_request"), "{got:?}");
+    assert_eq!(got[2].0, ErrorCode::None, "3 + 2 is at the limit: {got:?}");
+    assert_eq!(r.records.len(), 2 + 5);
+}
+
+#[test]
+fn create_topics_enforces_max_topics_and_max_config_entries() {
+    let mut t = TestImage::new().brokers(1..=1).unfenced(1..=1);
+    t.ctx = t.ctx.clone().with_limits(limits(|l| {
+        l.max_topics = 2;
+        l.max_config_entries = 1;
+    }));
+    let r = create_topics(
+        &t.image,
+        &req(vec![
+            with_configs(
+                topic("d", 1, 1),
+                &[
+                    ("retention.ms", Some("1")),
+                    ("cleanup.policy", Some("compact")),
+                ],
+            ),
+            with_configs(topic("a", 1, 1), &[("retention.ms", Some("1"))]),
+            topic("b", 1, 1),
+            topic("c", 1, 1),
+        ]),
+        &mut t.ctx,
+    );
+    let got = codes(&r);
+    assert_eq!(got[0].0, ErrorCode::InvalidRequest, "{got:?}");
+    assert!(got[0].1.contains("max_config_entries"), "{got:?}");
+    assert_eq!((got[1].0, got[2].0), (ErrorCode::None, ErrorCode::None));
+    assert_eq!(got[3].0, ErrorCode::PolicyViolation, "{got:?}");
+    assert!(got[3].1.contains("max_topics"), "{got:?}");
+    t.apply_all(&r.records);
+    assert_eq!(t.image.topics().by_name().len(), 2);
+    let r = create_topics(&t.image, &create_req("e", 1, 1), &mut t.ctx);
+    assert_rejected(&r, ErrorCode::PolicyViolation, "max_topics");
 }

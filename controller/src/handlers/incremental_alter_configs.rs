@@ -6,6 +6,7 @@ use super::ControllerResult;
 use super::describe_configs::{check_resource, effective_configs};
 use crate::error_code::ErrorCode;
 use crate::image::MetadataImage;
+use crate::limits::Limits;
 use crate::records::{ConfigRecord, ConfigResourceType, Record};
 use crate::topic_config::{self, ConfigType};
 
@@ -127,6 +128,16 @@ pub fn incremental_alter_configs(
     image: &MetadataImage,
     req: &IncrementalAlterConfigs,
 ) -> ControllerResult<IncrementalAlterConfigsReply> {
+    incremental_alter_configs_with_limits(image, req, &Limits::default())
+}
+
+/// [`incremental_alter_configs`] enforcing `limits`: a resource with more than
+/// `max_config_entries` changes fails alone with `INVALID_REQUEST` naming the limit.
+pub fn incremental_alter_configs_with_limits(
+    image: &MetadataImage,
+    req: &IncrementalAlterConfigs,
+    limits: &Limits,
+) -> ControllerResult<IncrementalAlterConfigsReply> {
     let mut counts: BTreeMap<(i8, &str), usize> = BTreeMap::new();
     for r in &req.resources {
         *counts
@@ -150,7 +161,10 @@ pub fn incremental_alter_configs(
                 ),
             ))
         } else {
-            plan(image, r)
+            limits
+                .check_config_entries(r.configs.len())
+                .map_err(|m| (ErrorCode::InvalidRequest, m))
+                .and_then(|()| plan(image, r))
         };
         let (error_code, error_message) = match outcome {
             Ok(new_records) => {

@@ -67,6 +67,7 @@ pub use elect_leaders::{
 pub use incremental_alter_configs::{
     AlterConfigOp, AlterConfigsResource, AlterConfigsResourceResponse, AlterableConfig,
     IncrementalAlterConfigs, IncrementalAlterConfigsReply, incremental_alter_configs,
+    incremental_alter_configs_with_limits,
 };
 pub use list_topics::{TopicListing, list_topics};
 pub use reassignments::{

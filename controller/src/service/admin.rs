@@ -195,7 +195,9 @@ impl AdminService for AdminServiceImpl {
         self.ctl
             .write_rpc(
                 req,
-                |i, _, _| handlers::incremental_alter_configs(i, &domain),
+                |i, ctx, _| {
+                    handlers::incremental_alter_configs_with_limits(i, &domain, ctx.limits())
+                },
                 |w| convert::incremental_alter_configs_to_pb(w.reply),
                 |ch, r| async move { Client::new(ch).incremental_alter_configs(r).await },
             )

@@ -36,6 +36,14 @@ impl BrokerService for BrokerServiceImpl {
         &self,
         req: Request<pb::FetchMetadataRequest>,
     ) -> Result<Response<Self::FetchMetadataStream>, Status> {
+        let offset = req.get_ref().offset;
+        if offset < -1 {
+            return Err(super::ControllerError::invalid(
+                "offset",
+                format!("{offset} is neither -1 (nothing applied) nor a log offset (>= 0)"),
+            )
+            .into());
+        }
         Ok(Response::new(super::fetch_metadata::fetch_metadata(
             self.ctl.clone(),
             req.into_inner(),

@@ -10,6 +10,8 @@ pub mod broker;
 mod convert;
 pub mod fetch_metadata;
 pub mod forward;
+#[cfg(test)]
+mod fuzz_tests;
 mod quorum_ops;
 mod rpc;
 pub mod status;
@@ -27,6 +29,7 @@ use crate::ctx::Ctx;
 use crate::handlers::{self, ControllerResult};
 use crate::heartbeats::{BrokerHeartbeatManager, DEFAULT_SESSION_TIMEOUT_MS};
 use crate::image::MetadataImage;
+use crate::limits::Limits;
 use crate::machine::ApplyOutcome;
 use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch};
 pub use status::ControllerError;
@@ -48,6 +51,8 @@ pub struct ControllerConfig {
     pub broker_session_timeout_ms: i64,
     /// RPCs taking this long or longer are logged at warn level ([`crate::rpc_layer`]).
     pub slow_request: Duration,
+    /// Resource limits enforced on requests.
+    pub limits: Limits,
 }
 
 /// Default slow-request threshold (`slow_request_ms`).
@@ -61,6 +66,7 @@ impl ControllerConfig {
             cluster_id: None,
             broker_session_timeout_ms: DEFAULT_SESSION_TIMEOUT_MS,
             slow_request: DEFAULT_SLOW_REQUEST,
+            limits: Limits::default(),
         }
     }
 }
@@ -85,6 +91,7 @@ struct Writer {
 /// One kraftd controller.
 pub struct Controller {
     node: Node<MetadataImage>,
+    limits: Limits,
     writer: Mutex<Writer>,
     cluster_id: Option<String>,
     caught_up: quorum_ops::CaughtUpTracker,
@@ -107,8 +114,9 @@ impl Controller {
         let node = Node::start(config.quorum, image).await?;
         let ctl = Arc::new(Controller {
             node,
+            limits: config.limits,
             writer: Mutex::new(Writer {
-                ctx: Ctx::from_rng(StdRng::from_os_rng(), 0),
+                ctx: Ctx::from_rng(StdRng::from_os_rng(), 0).with_limits(config.limits),
                 heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
             }),
@@ -140,6 +148,11 @@ impl Controller {
     /// RPCs taking this long or longer are logged at warn level.
     pub fn slow_request(&self) -> Duration {
         self.slow_request
+    }
+
+    /// The resource limits this controller enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The Raft node.
