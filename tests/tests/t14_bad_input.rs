@@ -1017,7 +1017,11 @@ fn rows(live: &Live) -> Vec<(&'static str, Req, Expect)> {
         (
             "raw: wrong wire type for CreateTopics.topics",
             Req::Raw("/kraft.v1.AdminService/CreateTopics", wrong_wire_type()),
-            Status(Code::Internal, "invalid wire type"),
+            // prost names the message and the field.
+            Status(
+                Code::Internal,
+                "CreateTopicsRequest.topics: invalid wire type",
+            ),
         ),
         (
             "raw: garbage bytes to AlterPartition",

@@ -37,9 +37,12 @@ pub enum ControllerError {
     /// A batch failed its apply guards (another write changed the image first).
     #[error("a concurrent change invalidated this request: {0}")]
     Stale(String),
-    /// Raft or storage failed.
+    /// Raft failed.
     #[error("raft failure: {0}")]
     Raft(String),
+    /// Local storage failed or is damaged (at start: the node refuses to serve).
+    #[error("storage failure: {0}")]
+    Storage(String),
 }
 
 impl ControllerError {
@@ -49,7 +52,9 @@ impl ControllerError {
             ControllerError::NotController { .. } => ErrorCode::NotController,
             ControllerError::Timeout(_) => ErrorCode::RequestTimedOut,
             ControllerError::InvalidArgument { .. } => ErrorCode::InvalidRequest,
-            ControllerError::Stale(_) | ControllerError::Raft(_) => ErrorCode::UnknownServerError,
+            ControllerError::Stale(_) | ControllerError::Raft(_) | ControllerError::Storage(_) => {
+                ErrorCode::UnknownServerError
+            }
         }
     }
 
@@ -67,6 +72,7 @@ impl From<QuorumError> for ControllerError {
         match e {
             QuorumError::NotLeader { leader } => ControllerError::NotController { leader },
             QuorumError::Timeout(d) => ControllerError::Timeout(d),
+            QuorumError::Storage(e) => ControllerError::Storage(e.to_string()),
             other => ControllerError::Raft(other.to_string()),
         }
     }
@@ -91,7 +97,7 @@ impl From<ControllerError> for Status {
             ControllerError::Timeout(_) => Status::deadline_exceeded(msg),
             ControllerError::InvalidArgument { .. } => Status::invalid_argument(msg),
             ControllerError::Stale(_) => Status::aborted(msg),
-            ControllerError::Raft(_) => Status::internal(msg),
+            ControllerError::Raft(_) | ControllerError::Storage(_) => Status::internal(msg),
         }
     }
 }
