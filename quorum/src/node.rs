@@ -165,6 +165,20 @@ impl<M: Machine> Node<M> {
             .map(|l| l.index)
     }
 
+    /// Waits until every entry in the local log is applied here. On a leader this covers
+    /// entries it proposed whose proposer stopped waiting; they commit while it leads.
+    pub async fn wait_log_applied(&self, timeout: Duration) -> Result<(), QuorumError> {
+        let Some(last) = self.raft.metrics().borrow_watched().last_log_index else {
+            return Ok(());
+        };
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(last), "local log applied")
+            .await
+            .map(|_| ())
+            .map_err(|_| QuorumError::Timeout(timeout))
+    }
+
     /// The log entries with an index in `range` still in the local log, in index order, as
     /// `(index, command)`; `None` for entries without a command (blank, membership).
     ///

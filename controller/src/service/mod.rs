@@ -193,6 +193,12 @@ impl Controller {
             self.read_local(|image| w.heartbeats.activate(image, now));
             w.ready_term = Some(term);
         }
+        // A write whose caller went away (its future dropped: client timeout or disconnect)
+        // leaves its entry in this leader's log, still to be committed. The next handler must
+        // see its effect, or it computes from a stale image: a producer-id block or partition
+        // change the apply guards reject, or a read-modify-write (APPEND) that silently
+        // undoes it. So wait until everything in the local log is applied.
+        self.node.wait_log_applied(WRITE_TIMEOUT).await?;
         let now = now_ms();
         w.ctx.set_now_ms(now as i64);
         let result = self.read_local(|image| handler(image, &mut w.ctx, &mut w.heartbeats));

@@ -110,6 +110,15 @@ impl Net {
         }
     }
 
+    /// Blocks both directions between every node of `side` and every node outside it.
+    pub fn split(&self, side: &[u64]) {
+        for &(i, j) in self.dirs.keys() {
+            if side.contains(&i) != side.contains(&j) {
+                self.set(i, j, |f| f.blocked = true);
+            }
+        }
+    }
+
     /// Clears every fault.
     pub fn heal(&self) {
         self.set_all(|f| *f = DirFault::default());
