@@ -242,3 +242,65 @@ async fn a_write_after_an_abandoned_write_sees_its_effect() {
         "blocks: abandoned one, then {next:?}, then {last:?}"
     );
 }
+
+/// A write waiting for its leader's abandoned entries gives up as soon as the leader is
+/// deposed (those entries may be truncated), so its caller retries on the new leader instead
+/// of timing out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waiting_on_a_deposed_leader_moves_to_the_new_one() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let (cluster, net) = nemesis::start_proxied(3, &[]).await;
+    let leader = wait_for_leader(&cluster.bootstrap()).await;
+    let brokers = Brokers::start(&cluster.bootstrap(), 3).await;
+    let b = brokers.sim.brokers()[0].clone();
+    let req = AllocateProducerIdsRequest {
+        broker_id: b.broker_id,
+        broker_epoch: b.broker_epoch,
+    };
+    let impatient = Client::connect_with(
+        &cluster.addr(leader),
+        ClientConfig {
+            request_timeout: Duration::from_millis(100),
+            retry_deadline: Duration::ZERO,
+            ..ClientConfig::default()
+        },
+    )
+    .await
+    .expect("connect");
+    // Starts at the old leader; may follow NOT_CONTROLLER hints anywhere (20 s per attempt,
+    // less than the controller's 30 s write timeout).
+    let patient = Client::connect_with(
+        &format!("{},{}", cluster.addr(leader), cluster.bootstrap()),
+        ClientConfig {
+            request_timeout: Duration::from_secs(20),
+            ..ClientConfig::default()
+        },
+    )
+    .await
+    .expect("connect");
+
+    net.isolate(leader);
+    assert!(impatient.allocate_producer_ids(req).await.is_err());
+    let waiting = tokio::spawn(async move { patient.allocate_producer_ids(req).await });
+    let survivor = cluster.addr((1..=3).find(|i| *i != leader).expect("another node"));
+    wait_until(
+        "the others elect a new leader",
+        Duration::from_secs(30),
+        || {
+            let survivor = survivor.clone();
+            async move {
+                match leader_seen_by(&survivor).await? {
+                    l if l != 0 && l != leader => Ok(l),
+                    l => Err(format!("leader {l}")),
+                }
+            }
+        },
+    )
+    .await;
+    net.heal();
+    let r = waiting
+        .await
+        .expect("task")
+        .expect("the waiting write is redirected and succeeds");
+    assert!(r.error.as_ref().is_none_or(|e| e.error_code == 0), "{r:?}");
+}
