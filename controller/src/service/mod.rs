@@ -74,6 +74,9 @@ struct Writer {
     heartbeats: BrokerHeartbeatManager,
     /// The Raft term in which this node, as leader, last confirmed its image is current.
     ready_term: Option<u64>,
+    /// Becomes true when the last proposal has finished (applied, refused or timed out). A
+    /// proposal runs on its own task, so a caller that goes away cannot leave it half done.
+    in_flight: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// One kraftd controller.
@@ -104,6 +107,7 @@ impl Controller {
                 ctx: Ctx::from_rng(StdRng::from_os_rng(), 0),
                 heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
+                in_flight: None,
             }),
             cluster_id: config.cluster_id,
             caught_up: quorum_ops::CaughtUpTracker::default(),
@@ -197,7 +201,11 @@ impl Controller {
         // leaves its entry in this leader's log, still to be committed. The next handler must
         // see its effect, or it computes from a stale image: a producer-id block or partition
         // change the apply guards reject, or a read-modify-write (APPEND) that silently
-        // undoes it. So wait until everything in the local log is applied.
+        // undoes it. So wait for the previous proposal to finish, then until everything in the
+        // local log is applied.
+        if let Some(done) = w.in_flight.as_mut() {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, done.wait_for(|d| *d)).await;
+        }
         self.node.wait_log_applied(WRITE_TIMEOUT).await?;
         let now = now_ms();
         w.ctx.set_now_ms(now as i64);
@@ -212,8 +220,17 @@ impl Controller {
         let data = RecordBatch::new(result.records)
             .encode()
             .map_err(|e| ControllerError::Raft(format!("encode record batch: {e}")))?;
-        let (offset, reply) = tokio::time::timeout(WRITE_TIMEOUT, self.node.propose(data, now))
+        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+        w.in_flight = Some(done_rx);
+        let node = self.node.clone();
+        let proposal = tokio::spawn(async move {
+            let r = tokio::time::timeout(WRITE_TIMEOUT, node.propose(data, now)).await;
+            done_tx.send_replace(true);
+            r
+        });
+        let (offset, reply) = proposal
             .await
+            .map_err(|e| ControllerError::Raft(format!("proposal task: {e}")))?
             .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT))??;
         match ApplyOutcome::decode(&reply) {
             Ok(ApplyOutcome::Applied) => {
