@@ -189,6 +189,34 @@ impl<M: Machine> Node<M> {
             .map(|l| l.index)
     }
 
+    /// On the leader, waits until every entry in the local log is applied here: entries it
+    /// proposed whose proposer stopped waiting commit while it leads. Fails with `NotLeader`
+    /// as soon as this node stops leading (such entries may then be truncated, never applied).
+    pub async fn wait_log_applied(&self, timeout: Duration) -> Result<(), QuorumError> {
+        let Some(last) = self.raft.metrics().borrow_watched().last_log_index else {
+            return Ok(());
+        };
+        let m = self
+            .raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| {
+                    m.state != ServerState::Leader
+                        || m.last_applied.is_some_and(|l| l.index >= last)
+                },
+                "local log applied",
+            )
+            .await
+            .map_err(|_| QuorumError::Timeout(timeout))?;
+        if m.state == ServerState::Leader {
+            Ok(())
+        } else {
+            Err(QuorumError::NotLeader {
+                leader: self.leader(),
+            })
+        }
+    }
+
     /// The log entries with an index in `range` still in the local log, in index order, as
     /// `(index, command)`; `None` for entries without a command (blank, membership).
     ///

@@ -86,6 +86,9 @@ struct Writer {
     heartbeats: BrokerHeartbeatManager,
     /// The Raft term in which this node, as leader, last confirmed its image is current.
     ready_term: Option<u64>,
+    /// Becomes true when the last proposal has finished (applied, refused or timed out). A
+    /// proposal runs on its own task, so a caller that goes away cannot leave it half done.
+    in_flight: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// One kraftd controller.
@@ -119,6 +122,7 @@ impl Controller {
                 ctx: Ctx::from_rng(StdRng::from_os_rng(), 0).with_limits(config.limits),
                 heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
+                in_flight: None,
             }),
             cluster_id: config.cluster_id,
             caught_up: quorum_ops::CaughtUpTracker::default(),
@@ -219,6 +223,16 @@ impl Controller {
             self.read_local(|image| w.heartbeats.activate(image, now));
             w.ready_term = Some(term);
         }
+        // A write whose caller went away (its future dropped: client timeout or disconnect)
+        // leaves its entry in this leader's log, still to be committed. The next handler must
+        // see its effect, or it computes from a stale image: a producer-id block or partition
+        // change the apply guards reject, or a read-modify-write (APPEND) that silently
+        // undoes it. So wait for the previous proposal to finish, then until everything in the
+        // local log is applied.
+        if let Some(done) = w.in_flight.as_mut() {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, done.wait_for(|d| *d)).await;
+        }
+        self.node.wait_log_applied(WRITE_TIMEOUT).await?;
         let now = now_ms();
         w.ctx.set_now_ms(now as i64);
         let result = self.read_local(|image| handler(image, &mut w.ctx, &mut w.heartbeats));
@@ -232,8 +246,17 @@ impl Controller {
         let data = RecordBatch::new(result.records)
             .encode()
             .map_err(|e| ControllerError::Raft(format!("encode record batch: {e}")))?;
-        let (offset, reply) = tokio::time::timeout(WRITE_TIMEOUT, self.node.propose(data, now))
+        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+        w.in_flight = Some(done_rx);
+        let node = self.node.clone();
+        let proposal = tokio::spawn(async move {
+            let r = tokio::time::timeout(WRITE_TIMEOUT, node.propose(data, now)).await;
+            done_tx.send_replace(true);
+            r
+        });
+        let (offset, reply) = proposal
             .await
+            .map_err(|e| ControllerError::Raft(format!("proposal task: {e}")))?
             .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT))??;
         match ApplyOutcome::decode(&reply) {
             Ok(ApplyOutcome::Applied) => {

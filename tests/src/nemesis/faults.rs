@@ -17,7 +17,8 @@ use crate::Cluster;
 /// The kinds of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultKind {
-    /// A random node cut off from every other node, both ways.
+    /// A random minority (one node of 3, one or two of 5) cut off from the majority, both
+    /// ways.
     Partition,
     /// The active controller cut off from every other node, both ways.
     LeaderIsolation,
@@ -115,10 +116,13 @@ pub async fn run(cluster: &mut Cluster, net: &Net, rng: &mut StdRng, until: Inst
         let hold = ms(rng, 1000, 3000);
         let target = match kind {
             FaultKind::Partition => {
-                net.isolate(random_node);
+                let mut side = ids.clone();
+                side.shuffle(rng);
+                side.truncate(rng.random_range(1..=(ids.len() - 1) / 2));
+                net.split(&side);
                 tokio::time::sleep(hold).await;
                 net.heal();
-                format!("node {random_node}")
+                format!("nodes {side:?} | the rest")
             }
             FaultKind::LeaderIsolation => {
                 let l = leader.unwrap_or(random_node);

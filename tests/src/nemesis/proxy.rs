@@ -20,6 +20,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+/// Where proxies listen (port from the OS).
+const PROXY_IP: &str = "127.0.0.2:0";
+
 /// What happens to bytes travelling in one direction between two nodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirFault {
@@ -53,9 +56,10 @@ impl Net {
         let mut proxies = BTreeMap::new();
         let mut accept_loops = Vec::new();
         for (&(i, j), fwd) in &dirs {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind proxy port");
+            // On 127.0.0.2, so a proxy never takes a port that `free_port` handed to a node
+            // on 127.0.0.1 (a node that cannot bind its port never starts, and the proxy on
+            // it would route its peers' traffic to another node).
+            let listener = TcpListener::bind(PROXY_IP).await.expect("bind proxy port");
             let addr = listener.local_addr().expect("proxy addr").to_string();
             proxies.insert((i, j), addr);
             let back = dirs[&(j, i)].subscribe();
@@ -105,6 +109,15 @@ impl Net {
     pub fn isolate(&self, node: u64) {
         for &(i, j) in self.dirs.keys() {
             if i == node || j == node {
+                self.set(i, j, |f| f.blocked = true);
+            }
+        }
+    }
+
+    /// Blocks both directions between every node of `side` and every node outside it.
+    pub fn split(&self, side: &[u64]) {
+        for &(i, j) in self.dirs.keys() {
+            if side.contains(&i) != side.contains(&j) {
                 self.set(i, j, |f| f.blocked = true);
             }
         }
