@@ -1,0 +1,274 @@
+//! `kraft-bench`: kraftd's benchmarks, side by side with etcd on the same machine in the same
+//! run. Each scenario prints a table and writes JSON (and PNG plots) under `--out`.
+//!
+//! ```text
+//! cargo run --release -p kraft-bench -- writes            # creates + ISR changes, 1..256 clients
+//! cargo run --release -p kraft-bench -- peer-etcd         # kraftd creates vs etcd puts, ratios
+//! cargo run --release -p kraft-bench -- failover          # SIGKILL the leader, 10 repeats x 2
+//! cargo run --release -p kraft-bench -- --quick all       # every scenario at smoke sizes
+//! ```
+
+mod driver;
+mod etcd;
+mod failover;
+mod kraft;
+mod plot;
+mod procs;
+mod progress;
+mod report;
+mod writes;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::report::{Environment, print_rows, write_json};
+use crate::writes::WritesPlan;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kraft-bench",
+    about = "kraftd benchmarks, side by side with etcd"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// Smoke sizes (seconds, not minutes): what CI runs.
+    #[arg(long, global = true)]
+    quick: bool,
+    /// Directory for JSON results and PNG plots.
+    #[arg(long, global = true, default_value = "bench-out")]
+    out: PathBuf,
+    /// The kraftd binary (default: next to this executable, or KRAFTD_BIN).
+    #[arg(long, global = true)]
+    kraftd: Option<PathBuf>,
+    /// The etcd binary (Debian: `apt-get install etcd-server`).
+    #[arg(long, global = true, default_value = "etcd")]
+    etcd: PathBuf,
+    /// Concurrent client counts (default 1,16,64,256; quick 1,16,64).
+    #[arg(long, global = true, value_delimiter = ',')]
+    clients: Vec<usize>,
+    /// Longest run per client count, seconds (default 10; quick 1).
+    #[arg(long, global = true)]
+    duration_secs: Option<f64>,
+    /// Most operations per client count (default 200000; quick 300).
+    #[arg(long, global = true)]
+    max_ops: Option<u64>,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// Durable writes on a 3-voter kraftd quorum: topic creates and AlterPartition ISR changes.
+    Writes,
+    /// kraftd topic creates vs etcd ~200-byte puts, same client counts, same run.
+    PeerEtcd {
+        /// Bytes per etcd value.
+        #[arg(long, default_value_t = 200)]
+        value_bytes: usize,
+    },
+    /// SIGKILL the active controller under a fixed-rate writer: time to the next ack.
+    Failover {
+        /// Kill rounds per timeout setting (default 10; quick 2).
+        #[arg(long)]
+        repeats: Option<usize>,
+        /// Writes per second issued by the writer.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+    },
+    /// Every scenario above.
+    All,
+}
+
+impl Cli {
+    fn plan(&self) -> WritesPlan {
+        let clients = if !self.clients.is_empty() {
+            self.clients.clone()
+        } else if self.quick {
+            vec![1, 16, 64]
+        } else {
+            vec![1, 16, 64, 256]
+        };
+        WritesPlan {
+            clients,
+            duration: Duration::from_secs_f64(self.duration_secs.unwrap_or(if self.quick {
+                1.0
+            } else {
+                10.0
+            })),
+            max_ops: self
+                .max_ops
+                .unwrap_or(if self.quick { 300 } else { 200_000 }),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if cli.no_progress {
+        progress::disable();
+    }
+    let fonts = plot::init_font();
+    if !fonts {
+        eprintln!("notice: no DejaVu Sans font found; PNG plots skipped (JSON has the figures)");
+    }
+    let kraftd = procs::kraftd_binary(cli.kraftd.as_deref())?;
+    match &cli.scenario {
+        Scenario::Writes => run_writes(&cli, &kraftd, fonts).await,
+        Scenario::PeerEtcd { value_bytes } => run_peer(&cli, &kraftd, *value_bytes, fonts).await,
+        Scenario::Failover { repeats, rate } => run_failover(&cli, &kraftd, *repeats, *rate).await,
+        Scenario::All => {
+            run_writes(&cli, &kraftd, fonts).await?;
+            run_peer(&cli, &kraftd, 200, fonts).await?;
+            run_failover(&cli, &kraftd, None, 200).await
+        }
+    }
+}
+
+fn plot_or_warn(r: Result<()>, what: &Path) {
+    match r {
+        Ok(()) => println!("wrote {}", what.display()),
+        Err(e) => eprintln!("notice: {} not drawn: {e:#}", what.display()),
+    }
+}
+
+async fn run_writes(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
+    let plan = cli.plan();
+    let floor = writes::measure_floor().await?;
+    println!(
+        "floor: fsync {:.2} ms, loopback RTT {:.3} ms -> p50 target at 1 client {:.2} ms",
+        floor.fsync_ms, floor.loopback_rtt_ms, floor.p50_target_ms
+    );
+    let rows = writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create", "isr"]).await?;
+    print_rows("writes: kraftd, 3 voters, fsync on", &rows);
+    if rows.iter().all(|r| r.ops == 0) {
+        bail!("no write was acknowledged");
+    }
+    write_json(
+        &cli.out,
+        "writes.json",
+        &json!({
+            "scenario": "writes",
+            "environment": Environment::collect(cli.quick),
+            "plan": plan,
+            "floor": floor,
+            "rows": rows,
+        }),
+    )?;
+    if fonts {
+        let p = cli.out.join("writes-cdf.png");
+        plot_or_warn(plot::latency_cdf(&p, "kraftd write latency CDF", &rows), &p);
+        let p = cli.out.join("writes-throughput.png");
+        plot_or_warn(
+            plot::throughput(&p, "kraftd writes/s vs clients", &rows),
+            &p,
+        );
+    }
+    Ok(())
+}
+
+async fn run_peer(cli: &Cli, kraftd: &Path, value_bytes: usize, fonts: bool) -> Result<()> {
+    if !procs::runnable(&cli.etcd) {
+        bail!(
+            "etcd not runnable ({}): install Debian's etcd-server (`apt-get install -y etcd-server`) or pass --etcd",
+            cli.etcd.display()
+        );
+    }
+    let plan = cli.plan();
+    let floor = writes::measure_floor().await?;
+    let kraft_rows = writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create"]).await?;
+    let etcd_rows = writes::etcd_writes(cli.etcd.clone(), &plan, value_bytes).await?;
+    let mut all = kraft_rows.clone();
+    all.extend(etcd_rows.iter().cloned());
+    print_rows(
+        "peer-etcd: kraftd topic creates vs etcd puts, 3 members each, fsync on",
+        &all,
+    );
+    let ratios = writes::ratios(&kraft_rows, &etcd_rows);
+    writes::print_ratios(&ratios);
+    if all.iter().all(|r| r.ops == 0) {
+        bail!("no write was acknowledged");
+    }
+    write_json(
+        &cli.out,
+        "peer-etcd.json",
+        &json!({
+            "scenario": "peer-etcd",
+            "environment": Environment::collect(cli.quick),
+            "plan": plan,
+            "floor": floor,
+            "value_bytes": value_bytes,
+            "rows": all,
+            "ratios": ratios,
+        }),
+    )?;
+    if fonts {
+        let p = cli.out.join("peer-etcd-throughput.png");
+        plot_or_warn(
+            plot::throughput(&p, "kraftd vs etcd: writes/s vs clients", &all),
+            &p,
+        );
+        let p = cli.out.join("peer-etcd-cdf.png");
+        plot_or_warn(
+            plot::latency_cdf(&p, "kraftd vs etcd: write latency CDF", &all),
+            &p,
+        );
+    }
+    Ok(())
+}
+
+async fn run_failover(cli: &Cli, kraftd: &Path, repeats: Option<usize>, rate: u64) -> Result<()> {
+    let repeats = repeats.unwrap_or(if cli.quick { 2 } else { 10 });
+    let settings: [(&str, Vec<String>); 2] = [
+        ("default", Vec::new()),
+        (
+            "tuned",
+            vec![
+                "--heartbeat-ms".into(),
+                "20".into(),
+                "--election-timeout-ms".into(),
+                "100,200".into(),
+            ],
+        ),
+    ];
+    let mut results = Vec::new();
+    for (label, flags) in settings {
+        let pb = progress::bar(repeats as u64, &format!("failover {label}"));
+        let r = failover::run(
+            kraftd.to_path_buf(),
+            label,
+            flags,
+            repeats,
+            rate,
+            pb.clone(),
+        )
+        .await?;
+        progress::finish(pb);
+        results.push(r);
+    }
+    failover::print(&results);
+    write_json(
+        &cli.out,
+        "failover.json",
+        &json!({
+            "scenario": "failover",
+            "environment": Environment::collect(cli.quick),
+            "rate_per_sec": rate,
+            "results": results,
+        }),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The bench's own process launcher: real `kraftd` and `etcd` processes on 127.0.0.1 with
+//! ports from the OS, in a temporary directory, SIGKILLed and removed on drop (also when the
+//! bench fails part way).
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tempfile::TempDir;
+use tokio::time::Instant;
+
+/// Reserves a free port on 127.0.0.1 by binding port 0 and releasing it.
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// The `kraftd` binary: `--kraftd`, `KRAFTD_BIN`, or next to this executable.
+pub fn kraftd_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Ok(p) = std::env::var("KRAFTD_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().context("current executable")?;
+    let path = exe.parent().context("executable directory")?.join("kraftd");
+    if !path.exists() {
+        bail!(
+            "{} not found: build it (`cargo build --release -p kraftd`) or pass --kraftd",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// True when `bin` can be run (`bin --version` exits 0).
+pub fn runnable(bin: &Path) -> bool {
+    Command::new(bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+struct Proc {
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// A group of processes of one binary, killed and cleaned up on drop.
+pub struct Group {
+    bin: PathBuf,
+    dir: TempDir,
+    procs: Vec<Proc>,
+}
+
+impl Group {
+    fn new(bin: PathBuf, prefix: &str) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .context("temp dir")?;
+        Ok(Self {
+            bin,
+            dir,
+            procs: Vec::new(),
+        })
+    }
+
+    fn add(&mut self, args: Vec<String>, name: &str) {
+        let log = self.dir.path().join(format!("{name}.log"));
+        self.procs.push(Proc {
+            args,
+            log,
+            child: None,
+        });
+    }
+
+    /// Starts process `i` (again).
+    pub fn spawn(&mut self, i: usize) -> Result<()> {
+        let p = &mut self.procs[i];
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&p.log)
+            .context("open log file")?;
+        let child = Command::new(&self.bin)
+            .args(&p.args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("start {}", self.bin.display()))?;
+        p.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGKILLs process `i` and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.procs[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The temporary directory holding data and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The last lines of process `i`'s log (for error messages).
+    pub fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(&self.procs[i].log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        for i in 0..self.procs.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// A kraftd quorum of `n` voters.
+pub struct KraftCluster {
+    /// The processes; index `i` is node id `i + 1`.
+    pub group: Group,
+    /// `host:port` per node, index `i` is node id `i + 1`.
+    pub addrs: Vec<String>,
+}
+
+impl KraftCluster {
+    /// Starts `n` kraftd voters with `extra` flags on each (e.g. election timeouts).
+    pub fn start(bin: PathBuf, n: usize, extra: &[String]) -> Result<Self> {
+        let mut group = Group::new(bin, "kraft-bench-kraftd-")?;
+        let addrs: Vec<String> = (0..n)
+            .map(|_| free_port().map(|p| format!("127.0.0.1:{p}")))
+            .collect::<Result<_>>()?;
+        let voters = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{}@{a}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (i, addr) in addrs.iter().enumerate() {
+            let data = group.dir().join(format!("node-{}", i + 1));
+            let mut args = vec![
+                "--node-id".to_string(),
+                (i + 1).to_string(),
+                "--listen".into(),
+                addr.clone(),
+                "--data-dir".into(),
+                data.display().to_string(),
+                "--voters".into(),
+                voters.clone(),
+            ];
+            args.extend(extra.iter().cloned());
+            group.add(args, &format!("kraftd-{}", i + 1));
+        }
+        for i in 0..n {
+            group.spawn(i)?;
+        }
+        Ok(Self { group, addrs })
+    }
+
+    /// Every node, comma-separated (a kraft-client bootstrap string).
+    pub fn bootstrap(&self) -> String {
+        self.addrs.join(",")
+    }
+}
+
+/// An etcd cluster of `n` members, fsync on (etcd's default).
+pub struct EtcdCluster {
+    /// The processes.
+    pub group: Group,
+    /// Client URL per member (`http://127.0.0.1:port`).
+    pub client_urls: Vec<String>,
+}
+
+impl EtcdCluster {
+    /// Starts `n` etcd members forming one new cluster.
+    pub fn start(bin: PathBuf, n: usize) -> Result<Self> {
+        let mut group = Group::new(bin, "kraft-bench-etcd-")?;
+        let client_urls: Vec<String> = (0..n)
+            .map(|_| free_port().map(|p| format!("http://127.0.0.1:{p}")))
+            .collect::<Result<_>>()?;
+        let peer_urls: Vec<String> = (0..n)
+            .map(|_| free_port().map(|p| format!("http://127.0.0.1:{p}")))
+            .collect::<Result<_>>()?;
+        let initial = peer_urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| format!("e{}={u}", i + 1))
+            .collect::<Vec<_>>()
+            .join(",");
+        for i in 0..n {
+            let data = group.dir().join(format!("e{}", i + 1));
+            let args = vec![
+                format!("--name=e{}", i + 1),
+                format!("--data-dir={}", data.display()),
+                format!("--listen-client-urls={}", client_urls[i]),
+                format!("--advertise-client-urls={}", client_urls[i]),
+                format!("--listen-peer-urls={}", peer_urls[i]),
+                format!("--initial-advertise-peer-urls={}", peer_urls[i]),
+                format!("--initial-cluster={initial}"),
+                "--initial-cluster-state=new".into(),
+                "--initial-cluster-token=kraft-bench".into(),
+                "--log-level=warn".into(),
+                "--logger=zap".into(),
+            ];
+            group.add(args, &format!("etcd-{}", i + 1));
+        }
+        for i in 0..n {
+            group.spawn(i)?;
+        }
+        Ok(Self { group, client_urls })
+    }
+}
+
+/// Polls `check` until it returns `Ok`, or fails at the deadline with the last error.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(5);
+    loop {
+        match check().await {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => {
+                bail!("timed out after {timeout:?} waiting for {what}: {e:#}")
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,200 @@
+//! `writes` and `peer-etcd`: durable writes at 1..256 concurrent clients, and the same shape
+//! against etcd in the same run.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::driver::{Row, closed_loop};
+use crate::etcd::EtcdTarget;
+use crate::kraft::KraftTarget;
+use crate::progress;
+
+/// Sizes of a writes run.
+#[derive(Clone, Debug, Serialize)]
+pub struct WritesPlan {
+    /// Concurrent client counts.
+    pub clients: Vec<usize>,
+    /// Longest run per (op, clients).
+    pub duration: Duration,
+    /// Most operations per (op, clients).
+    pub max_ops: u64,
+}
+
+/// One fsync and one loopback round trip, measured here: the floor of a durable write.
+#[derive(Clone, Debug, Serialize)]
+pub struct Floor {
+    /// Median `write(4 KiB) + fdatasync` in the bench's temp directory, ms.
+    pub fsync_ms: f64,
+    /// Median TCP round trip on 127.0.0.1 (1 byte each way), ms.
+    pub loopback_rtt_ms: f64,
+    /// The target for kraftd's p50 at 1 client: 1.5 × (fsync + round trip), ms.
+    pub p50_target_ms: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Measures [`Floor`].
+pub async fn measure_floor() -> Result<Floor> {
+    let dir = tempfile::tempdir()?;
+    let mut f = std::fs::File::create(dir.path().join("fsync-probe"))?;
+    let block = vec![7u8; 4096];
+    let mut fsyncs = Vec::new();
+    for _ in 0..100 {
+        let t = Instant::now();
+        f.write_all(&block)?;
+        f.sync_data()?;
+        fsyncs.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let echo = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            let mut b = [0u8; 1];
+            while s.read_exact(&mut b).await.is_ok() {
+                if s.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut rtts = Vec::new();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        let mut b = [0u8; 1];
+        for _ in 0..1000 {
+            let t = Instant::now();
+            s.write_all(&[1]).await?;
+            s.read_exact(&mut b).await?;
+            rtts.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    echo.abort();
+    let fsync_ms = median(fsyncs);
+    let loopback_rtt_ms = median(rtts);
+    Ok(Floor {
+        fsync_ms,
+        loopback_rtt_ms,
+        p50_target_ms: 1.5 * (fsync_ms + loopback_rtt_ms),
+    })
+}
+
+/// kraftd: topic creates and ISR changes at every client count.
+pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Result<Vec<Row>> {
+    let target = KraftTarget::start(bin, &[]).await?;
+    let mut rows = Vec::new();
+    for op in ops {
+        for &clients in &plan.clients {
+            let run = format!("w{}", rows.len());
+            let pb = progress::bar(plan.max_ops, &format!("kraftd {op} x{clients}"));
+            let stats = match *op {
+                "create" => {
+                    closed_loop(
+                        clients,
+                        plan.duration,
+                        plan.max_ops,
+                        pb.clone(),
+                        target.create_op(&run),
+                    )
+                    .await
+                }
+                _ => {
+                    let f = target.isr_op(&run, clients).await?;
+                    closed_loop(clients, plan.duration, plan.max_ops, pb.clone(), f).await
+                }
+            };
+            progress::finish(pb);
+            if let Some(e) = &stats.first_error {
+                eprintln!(
+                    "kraftd {op} x{clients}: {} errors, first: {e}",
+                    stats.errors
+                );
+            }
+            rows.push(stats.row("kraftd", op, clients));
+        }
+    }
+    Ok(rows)
+}
+
+/// etcd: one `value_len`-byte put per operation at every client count.
+pub async fn etcd_writes(bin: PathBuf, plan: &WritesPlan, value_len: usize) -> Result<Vec<Row>> {
+    let target = EtcdTarget::start(bin).await?;
+    let mut rows = Vec::new();
+    for &clients in &plan.clients {
+        let run = format!("p{}", rows.len());
+        let pb = progress::bar(plan.max_ops, &format!("etcd put x{clients}"));
+        let stats = closed_loop(
+            clients,
+            plan.duration,
+            plan.max_ops,
+            pb.clone(),
+            target.put_op(&run, value_len),
+        )
+        .await;
+        progress::finish(pb);
+        if let Some(e) = &stats.first_error {
+            eprintln!("etcd put x{clients}: {} errors, first: {e}", stats.errors);
+        }
+        rows.push(stats.row("etcd", &format!("put {value_len}B"), clients));
+    }
+    Ok(rows)
+}
+
+/// kraftd / etcd per client count (throughput and p50 latency).
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// kraftd ops/s ÷ etcd ops/s.
+    pub throughput_ratio: f64,
+    /// kraftd p50 ÷ etcd p50 (below 1 = kraftd faster).
+    pub p50_ratio: f64,
+}
+
+/// Pairs kraftd and etcd rows by client count.
+pub fn ratios(kraft: &[Row], etcd: &[Row]) -> Vec<Ratio> {
+    kraft
+        .iter()
+        .filter_map(|k| {
+            let e = etcd.iter().find(|e| e.clients == k.clients)?;
+            Some(Ratio {
+                clients: k.clients,
+                throughput_ratio: if e.ops_per_sec > 0.0 {
+                    k.ops_per_sec / e.ops_per_sec
+                } else {
+                    0.0
+                },
+                p50_ratio: if e.p50_ms > 0.0 {
+                    k.p50_ms / e.p50_ms
+                } else {
+                    0.0
+                },
+            })
+        })
+        .collect()
+}
+
+/// Prints the ratio table.
+pub fn print_ratios(r: &[Ratio]) {
+    println!("\n== kraftd / etcd (same run) ==");
+    println!(
+        "{:>7} {:>18} {:>12}",
+        "clients", "throughput ratio", "p50 ratio"
+    );
+    for x in r {
+        println!(
+            "{:>7} {:>17.2}x {:>11.2}x",
+            x.clients, x.throughput_ratio, x.p50_ratio
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! Smoke of `kraft-bench --quick` at tiny sizes against real processes: each scenario must
+//! produce its JSON with acknowledged operations. Figures are printed, never asserted on
+//! (speed targets live in the benchmark, not in tests).
+//!
+//! Needs the workspace binaries (`cargo build --workspace --bins`). `peer-etcd` needs Debian's
+//! `etcd-server`; without it that test prints a notice and passes, unless
+//! `KRAFTD_REQUIRE_BENCH_TOOLS=1`.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(out: &Path, args: &[&str]) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kraft-bench"));
+    cmd.args(args).args([
+        "--quick",
+        "--no-progress",
+        "--out",
+        out.to_str().expect("utf-8 temp path"),
+    ]);
+    let output = cmd.output().expect("run kraft-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "kraft-bench {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let file = out.join(format!("{}.json", args[0]));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{} not written: {e}", file.display()));
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn rows(v: &Value) -> &Vec<Value> {
+    v["rows"].as_array().expect("rows")
+}
+
+fn etcd_available() -> bool {
+    let ok = Command::new("etcd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("KRAFTD_REQUIRE_BENCH_TOOLS").as_deref() != Ok("1"),
+            "etcd is not installed and KRAFTD_REQUIRE_BENCH_TOOLS=1 (apt-get install -y etcd-server)"
+        );
+        println!("notice: etcd not installed (apt-get install -y etcd-server): peer-etcd skipped");
+    }
+    ok
+}
+
+#[test]
+fn writes_quick_acknowledges_creates_and_isr_changes() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(
+        out.path(),
+        &[
+            "writes",
+            "--clients",
+            "1,8",
+            "--duration-secs",
+            "0.5",
+            "--max-ops",
+            "40",
+        ],
+    );
+    let rows = rows(&v);
+    for op in ["create", "isr"] {
+        for clients in [1, 8] {
+            let r = rows
+                .iter()
+                .find(|r| r["op"] == op && r["clients"] == clients)
+                .unwrap_or_else(|| panic!("no row for {op} x{clients}: {rows:?}"));
+            assert!(r["ops"].as_u64().expect("ops") > 0, "{r}");
+            assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+            assert!(r["p50_ms"].as_f64().expect("p50") > 0.0, "{r}");
+        }
+    }
+    assert!(v["floor"]["fsync_ms"].as_f64().expect("fsync") > 0.0);
+}
+
+#[test]
+fn peer_etcd_quick_reports_both_systems_and_ratios() {
+    if !etcd_available() {
+        return;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(
+        out.path(),
+        &[
+            "peer-etcd",
+            "--clients",
+            "1,8",
+            "--duration-secs",
+            "0.5",
+            "--max-ops",
+            "40",
+        ],
+    );
+    for system in ["kraftd", "etcd"] {
+        let n = rows(&v)
+            .iter()
+            .filter(|r| r["system"] == system && r["ops"].as_u64() > Some(0))
+            .count();
+        assert_eq!(n, 2, "{system} rows with acknowledged ops: {v}");
+    }
+    let ratios = v["ratios"].as_array().expect("ratios");
+    assert_eq!(ratios.len(), 2, "{v}");
+    assert!(
+        ratios
+            .iter()
+            .all(|r| r["throughput_ratio"].as_f64() > Some(0.0))
+    );
+}
+
+#[test]
+#[ignore = "kill-and-restart rounds can stall on writes for >10 s (open finding in bench/RESULTS.md); run with --ignored"]
+fn failover_quick_measures_a_gap_per_kill() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(out.path(), &["failover", "--repeats", "1", "--rate", "100"]);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "default and tuned: {v}");
+    for r in results {
+        let samples = r["samples_ms"].as_array().expect("samples");
+        assert_eq!(samples.len(), 1, "{r}");
+        assert!(samples[0].as_f64().expect("sample") > 0.0, "{r}");
+    }
+}
