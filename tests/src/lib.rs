@@ -203,33 +203,13 @@ impl Cluster {
         let node = self.node_mut(id);
         extra.extend(node.node_args.iter().cloned());
         assert!(node.child.is_none(), "node {id} is already running");
-        let metrics: Vec<String> = node
+        let mut args: Vec<String> = node
             .metrics_addr
             .iter()
             .flat_map(|a| ["--metrics-listen".to_string(), a.clone()])
             .collect();
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&node.log_path)
-            .expect("open node log");
-        let child = Command::new(binary("kraftd"))
-            .arg("--node-id")
-            .arg(id.to_string())
-            .arg("--listen")
-            .arg(&node.addr)
-            .arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--voters")
-            .arg(&voters)
-            .args(&metrics)
-            .args(&extra)
-            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
-            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn kraftd");
-        node.child = Some(child);
+        args.extend(extra);
+        node.child = Some(launch(node, ("--voters", &voters), &args));
     }
 
     /// Adds node `id` (not in the voter string) and starts it with `--join` pointing at the
@@ -257,26 +237,7 @@ impl Cluster {
             metrics_addr: None,
             node_args: Vec::new(),
         };
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&node.log_path)
-            .expect("open node log");
-        let child = Command::new(binary("kraftd"))
-            .arg("--node-id")
-            .arg(id.to_string())
-            .arg("--listen")
-            .arg(&node.addr)
-            .arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--join")
-            .arg(&join)
-            .args(extra)
-            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
-            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn kraftd");
+        let child = launch(&node, ("--join", &join), extra);
         self.nodes.push(NodeProc {
             child: Some(child),
             ..node
@@ -395,6 +356,31 @@ impl Drop for Cluster {
     }
 }
 
+/// Starts `kraftd` for `node` with its id, listen address and data dir, the membership flag
+/// (`--voters V` or `--join J`) and `extra`, logging to the node's log file.
+fn launch(node: &NodeProc, membership: (&str, &str), extra: &[String]) -> Child {
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(&node.log_path)
+        .expect("open node log");
+    Command::new(binary("kraftd"))
+        .arg("--node-id")
+        .arg(node.id.to_string())
+        .arg("--listen")
+        .arg(&node.addr)
+        .arg("--data-dir")
+        .arg(&node.data_dir)
+        .arg(membership.0)
+        .arg(membership.1)
+        .args(extra)
+        .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
+        .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn kraftd")
+}
+
 pub mod broker;
 pub mod brokers;
 pub mod nemesis;
@@ -469,26 +455,6 @@ impl Cluster {
         let extra = self.extra_args.clone();
         let node = self.node_mut(id);
         assert!(node.child.is_none(), "node {id} is already running");
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&node.log_path)
-            .expect("open node log");
-        let child = Command::new(binary("kraftd"))
-            .arg("--node-id")
-            .arg(id.to_string())
-            .arg("--listen")
-            .arg(&node.addr)
-            .arg("--data-dir")
-            .arg(&node.data_dir)
-            .arg("--join")
-            .arg(&join)
-            .args(&extra)
-            .env("RUST_LOG", "info,openraft=warn,sled=warn,h2=warn")
-            .stdout(Stdio::from(log.try_clone().expect("clone log handle")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn kraftd");
-        node.child = Some(child);
+        node.child = Some(launch(node, ("--join", &join), &extra));
     }
 }
