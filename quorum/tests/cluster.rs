@@ -154,6 +154,17 @@ async fn three_nodes_bootstrap_replicate_and_catch_up_by_snapshot() {
         wait_applied(&n.node, last).await;
     }
     let leader = if n1.node.is_leader() { &n1 } else { &n2 };
+    // Snapshot and purge run in the background after the apply: wait for the purge (bounded),
+    // then check it went past node 3's log.
+    let _ = leader
+        .node
+        .raft()
+        .wait(Some(Duration::from_secs(20)))
+        .metrics(
+            |m| m.purged.is_some_and(|l| l.index > n3_last_log),
+            "leader purged past node 3's log",
+        )
+        .await;
     let purged = leader
         .node
         .raft()
