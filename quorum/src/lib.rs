@@ -24,5 +24,5 @@ pub use config::{QuorumConfig, parse_voters};
 pub use error::{LeaderHint, QuorumError};
 pub use kraft_storage::{Command, CommandReply, Machine};
 pub use membership::{QuorumDescription, ReplicaState, VoterChangeRefused};
-pub use node::{Node, QuorumStatus};
+pub use node::{Node, Proposal, QuorumStatus};
 pub use tls::PeerTls;

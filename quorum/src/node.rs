@@ -11,6 +11,8 @@ use kraft_storage::{Command, CommandReply, LogStore, StateMachineStore, TypeConf
 use openraft::async_runtime::WatchReceiver as _;
 use openraft::errors::LinearizableReadError;
 use openraft::errors::{ClientWriteError, RaftError};
+use openraft::impls::ProgressResponder;
+use openraft::raft::ClientWriteResult;
 use openraft::{BasicNode, Raft, ReadPolicy, ServerState, SnapshotPolicy};
 use tracing::info;
 
@@ -271,6 +273,26 @@ impl<M: Machine> Node<M> {
         }
     }
 
+    /// Hands `data` to Raft as the next entry of this leader's log and returns at once: the
+    /// [`Proposal`] resolves when the entry is committed and applied here (or fails).
+    ///
+    /// Successive calls are appended in call order, so a caller that serialises its calls
+    /// knows their relative log order. The write is conditional on this node still leading in
+    /// the term it leads now: an entry queued in one term is never appended in a later one.
+    pub async fn submit(&self, data: Vec<u8>, time_ms: u64) -> Result<Proposal, QuorumError> {
+        let leader = self.raft.as_leader().map_err(|f| QuorumError::NotLeader {
+            leader: hint(f.leader_id, f.leader_node),
+        })?;
+        let (responder, rx) = ProgressResponder::complete_only();
+        self.raft
+            .write(Command { data, time_ms })
+            .with_leader(leader.to_committed_leader_id())
+            .responder(responder)
+            .await
+            .map_err(|e| QuorumError::Fatal(e.to_string()))?;
+        Ok(Proposal { rx })
+    }
+
     /// Waits until this node, as leader, has confirmed with a quorum that it still leads and
     /// has applied everything committed before the call: reads after it are linearizable.
     pub async fn ensure_linearizable(&self) -> Result<(), QuorumError> {
@@ -466,6 +488,44 @@ impl<M: Machine> Node<M> {
     pub async fn shutdown(&self) {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
+
+fn hint(leader_id: Option<u64>, node: Option<BasicNode>) -> Option<LeaderHint> {
+    match (leader_id, node) {
+        (Some(node_id), Some(node)) => Some(LeaderHint {
+            node_id,
+            endpoint: node.addr,
+        }),
+        _ => None,
+    }
+}
+
+/// An entry handed to Raft by [`Node::submit`] whose outcome is not known yet.
+pub struct Proposal {
+    rx: tokio::sync::oneshot::Receiver<ClientWriteResult<TypeConfig>>,
+}
+
+impl Proposal {
+    /// Waits until the entry is committed and applied here: its log index and the machine's
+    /// reply; `NotLeader` when leadership was lost before it committed.
+    pub async fn outcome(self) -> Result<(u64, CommandReply), QuorumError> {
+        match self.rx.await {
+            Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data)),
+            // Discarded on a leader change: it may still commit through the new leader, like
+            // any write whose answer is lost; Kafka's controller also answers NOT_CONTROLLER,
+            // and clients retry there.
+            Ok(Err(
+                ClientWriteError::ForwardToLeader(f) | ClientWriteError::LogEntryDiscarded(f),
+            )) => Err(QuorumError::NotLeader {
+                leader: hint(f.leader_id, f.leader_node),
+            }),
+            Ok(Err(e)) => Err(QuorumError::Raft(e.to_string())),
+            // openraft dropped the responder: it stopped.
+            Err(_) => Err(QuorumError::Fatal(
+                "raft stopped before the entry resolved".into(),
+            )),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The controller at run time: the Raft node, the single writer, and the tonic services.
 //!
 //! Write path (STYLE §2): `admin.rs`/`broker.rs` decode protobuf into a domain request →
-//! [`Controller::write`] runs the pure handler against the applied image under the writer lock
-//! → the records are proposed through Raft → once applied here, the reply is encoded.
+//! [`Controller::write`] runs the pure handler under the writer lock against the leader's
+//! working image (applied image + batches proposed and not yet applied) → the records are
+//! handed to Raft in order, still under the lock → outside it, once applied here, the reply is
+//! encoded. So writes are pipelined: Raft batches whatever queued up into one append.
 //! A controller that is not active forwards the whole RPC to the active one ([`forward`]).
 
 pub mod admin;
@@ -17,6 +19,7 @@ mod rpc;
 pub mod status;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kraft_quorum::{Node, QuorumConfig};
@@ -86,9 +89,13 @@ struct Writer {
     heartbeats: BrokerHeartbeatManager,
     /// The Raft term in which this node, as leader, last confirmed its image is current.
     ready_term: Option<u64>,
-    /// Becomes true when the last proposal has finished (applied, refused or timed out). A
-    /// proposal runs on its own task, so a caller that goes away cannot leave it half done.
-    in_flight: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Leader-only working image: the applied image plus every batch proposed and not yet
+    /// applied (Kafka's uncommitted in-memory state). `None` until rebuilt.
+    working: Option<MetadataImage>,
+    /// Predicted log index of the next proposal (checked when it commits).
+    next_index: u64,
+    /// Resolution of the last proposal: `Some(true)` once applied, `Some(false)` if it failed.
+    tail: Option<tokio::sync::watch::Receiver<Option<bool>>>,
 }
 
 /// One kraftd controller.
@@ -96,6 +103,7 @@ pub struct Controller {
     node: Node<MetadataImage>,
     limits: Limits,
     writer: Mutex<Writer>,
+    pipeline: Arc<Pipeline>,
     cluster_id: Option<String>,
     caught_up: quorum_ops::CaughtUpTracker,
     /// Set when the controller begins to shut down: long-lived streams end on it.
@@ -122,8 +130,11 @@ impl Controller {
                 ctx: Ctx::from_rng(StdRng::from_os_rng(), 0).with_limits(config.limits),
                 heartbeats: BrokerHeartbeatManager::new(config.broker_session_timeout_ms),
                 ready_term: None,
-                in_flight: None,
+                working: None,
+                next_index: 0,
+                tail: None,
             }),
+            pipeline: Arc::new(Pipeline::default()),
             cluster_id: config.cluster_id,
             caught_up: quorum_ops::CaughtUpTracker::default(),
             closing: tokio::sync::watch::channel(false).0,
@@ -182,8 +193,11 @@ impl Controller {
         Ok(self.read_local(f))
     }
 
-    /// Runs a pure handler against the current image under the single-writer lock, proposes
-    /// its records and waits until they are applied here. Only the active controller writes.
+    /// Runs a pure handler under the single-writer lock against the leader's working image
+    /// (the applied image plus every batch proposed here and not yet applied), proposes its
+    /// records and, outside the lock, waits until they are committed and applied here. So
+    /// concurrent writes are pipelined: the next handler already sees this batch, and Raft
+    /// appends and fsyncs whatever queued up together. Only the active controller writes.
     pub async fn write<R>(
         &self,
         handler: impl FnOnce(
@@ -192,11 +206,16 @@ impl Controller {
             &mut BrokerHeartbeatManager,
         ) -> ControllerResult<R>,
     ) -> Result<Written<R>, ControllerError> {
-        self.write_then(handler, |_, _, _| {}).await
+        self.write_inner(
+            handler,
+            None::<fn(&mut BrokerHeartbeatManager, &R, Option<u64>)>,
+        )
+        .await
     }
 
-    /// [`Controller::write`], then `after` runs under the same lock with the committed offset,
-    /// for soft state that needs it (the controlled-shutdown offset).
+    /// [`Controller::write`], then `after` runs under the writer lock with the committed
+    /// offset (right away when there was nothing to write), for soft state that needs it (the
+    /// controlled-shutdown offset).
     pub async fn write_then<R>(
         &self,
         handler: impl FnOnce(
@@ -205,6 +224,18 @@ impl Controller {
             &mut BrokerHeartbeatManager,
         ) -> ControllerResult<R>,
         after: impl FnOnce(&mut BrokerHeartbeatManager, &R, Option<u64>),
+    ) -> Result<Written<R>, ControllerError> {
+        self.write_inner(handler, Some(after)).await
+    }
+
+    async fn write_inner<R>(
+        &self,
+        handler: impl FnOnce(
+            &MetadataImage,
+            &mut Ctx,
+            &mut BrokerHeartbeatManager,
+        ) -> ControllerResult<R>,
+        after: Option<impl FnOnce(&mut BrokerHeartbeatManager, &R, Option<u64>)>,
     ) -> Result<Written<R>, ControllerError> {
         if !self.node.is_leader() {
             return Err(ControllerError::NotController {
@@ -218,49 +249,88 @@ impl Controller {
             // A new leader first applies everything its predecessors committed, then gives
             // every registered broker a full session: a failover fences nobody (Kafka's
             // activate()).
+            w.working = None;
             self.node.ensure_linearizable().await?;
             let now = now_ms() as i64;
             self.read_local(|image| w.heartbeats.activate(image, now));
             w.ready_term = Some(term);
         }
-        // A write whose caller went away (its future dropped: client timeout or disconnect)
-        // leaves its entry in this leader's log, still to be committed. The next handler must
-        // see its effect, or it computes from a stale image: a producer-id block or partition
-        // change the apply guards reject, or a read-modify-write (APPEND) that silently
-        // undoes it. So wait for the previous proposal to finish, then until everything in the
-        // local log is applied.
-        if let Some(done) = w.in_flight.as_mut() {
-            let _ = tokio::time::timeout(WRITE_TIMEOUT, done.wait_for(|d| *d)).await;
+        if self.pipeline.diverged.load(Ordering::Acquire) {
+            w.working = None;
         }
-        self.node.wait_log_applied(WRITE_TIMEOUT).await?;
+        // `working` stays out of the writer until this write has handed its batch to Raft: if
+        // this future is dropped on the way, the next writer rebuilds it from the applied image.
+        let mut working = match w.working.take() {
+            Some(image) => image,
+            None => self.rebuild_working(w).await?,
+        };
         let now = now_ms();
         w.ctx.set_now_ms(now as i64);
-        let result = self.read_local(|image| handler(image, &mut w.ctx, &mut w.heartbeats));
+        let result = handler(&working, &mut w.ctx, &mut w.heartbeats);
         if result.records.is_empty() {
-            after(&mut w.heartbeats, &result.reply, None);
+            w.working = Some(working);
+            if let Some(after) = after {
+                after(&mut w.heartbeats, &result.reply, None);
+            }
+            let tail = w.tail.clone();
+            drop(guard);
+            // The reply may rest on batches proposed but not yet applied: it leaves only once
+            // the last of them is (Kafka completes such replies at the pending write offset).
+            if let Some(tail) = tail {
+                self.wait_tail(tail).await?;
+            }
             return Ok(Written {
                 reply: result.reply,
                 offset: None,
             });
         }
-        let data = RecordBatch::new(result.records)
+        let batch = RecordBatch::new(result.records);
+        let index = w.next_index;
+        // The guards every replica runs: a batch they would reject is not proposed.
+        if let Err(e) = working.apply(&batch, index) {
+            w.working = Some(working);
+            return Err(ControllerError::Stale(e.to_string()));
+        }
+        let data = batch
             .encode()
             .map_err(|e| ControllerError::Raft(format!("encode record batch: {e}")))?;
-        let (done_tx, done_rx) = tokio::sync::watch::channel(false);
-        w.in_flight = Some(done_rx);
-        let node = self.node.clone();
-        let proposal = tokio::spawn(async move {
-            let r = tokio::time::timeout(WRITE_TIMEOUT, node.propose(data, now)).await;
-            done_tx.send_replace(true);
-            r
+        // Counted before the hand-over, so a rebuild never misses a proposal in flight.
+        let in_flight = InFlight::enter(&self.pipeline);
+        let proposal = self.node.submit(data, now).await?;
+        w.working = Some(working);
+        w.next_index = index + 1;
+        let (done_tx, done_rx) = tokio::sync::watch::channel(None);
+        w.tail = Some(done_rx);
+        let (res_tx, res_rx) = tokio::sync::oneshot::channel();
+        let pipeline = self.pipeline.clone();
+        // Resolves the proposal even when its caller goes away (client timeout, disconnect),
+        // so the in-flight count and the tail always settle.
+        tokio::spawn(async move {
+            let out = match tokio::time::timeout(WRITE_TIMEOUT, proposal.outcome()).await {
+                Ok(r) => r.map_err(ControllerError::from),
+                Err(_) => Err(ControllerError::Timeout(WRITE_TIMEOUT)),
+            };
+            let applied = matches!(&out, Ok((_, r))
+                if matches!(ApplyOutcome::decode(r), Ok(ApplyOutcome::Applied)));
+            let predicted = matches!(&out, Ok((i, _)) if *i == index);
+            if !(applied && predicted) {
+                // The working image no longer matches what the log holds at these offsets.
+                pipeline.diverged.store(true, Ordering::Release);
+            }
+            done_tx.send_replace(Some(applied));
+            drop(in_flight);
+            let _ = res_tx.send(out);
         });
-        let (offset, reply) = proposal
+        drop(guard);
+        let (offset, reply) = res_rx
             .await
-            .map_err(|e| ControllerError::Raft(format!("proposal task: {e}")))?
-            .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT))??;
+            .map_err(|_| ControllerError::Raft("proposal task ended".into()))??;
         match ApplyOutcome::decode(&reply) {
             Ok(ApplyOutcome::Applied) => {
-                after(&mut w.heartbeats, &result.reply, Some(offset));
+                if let Some(after) = after {
+                    let mut w = self.writer.lock().await;
+                    after(&mut w.heartbeats, &result.reply, Some(offset));
+                }
                 Ok(Written {
                     reply: result.reply,
                     offset: Some(offset),
@@ -271,6 +341,81 @@ impl Controller {
                 "undecodable apply outcome: {e}"
             ))),
         }
+    }
+
+    /// A fresh working image. Waits until every proposal of this controller has resolved
+    /// and then until everything in the local log is applied: a proposal whose caller went
+    /// away (or that timed out) may still commit while this node leads, and the next handler
+    /// must see its effect, or it computes from a stale image (a producer-id block or
+    /// partition change the apply guards reject, or a read-modify-write that undoes it).
+    async fn rebuild_working(&self, w: &mut Writer) -> Result<MetadataImage, ControllerError> {
+        let mut rx = self.pipeline.in_flight.subscribe();
+        tokio::time::timeout(WRITE_TIMEOUT * 2, rx.wait_for(|n| *n == 0))
+            .await
+            .map_err(|_| ControllerError::Timeout(WRITE_TIMEOUT * 2))?
+            .map_err(|_| ControllerError::Raft("write pipeline closed".into()))?;
+        self.pipeline.diverged.store(false, Ordering::Release);
+        w.tail = None;
+        self.node.wait_log_applied(WRITE_TIMEOUT).await?;
+        let image = self.read_local(|i| i.clone());
+        let last = self
+            .node
+            .status()
+            .last_log_index
+            .unwrap_or(0)
+            .max(image.last_applied_offset());
+        w.next_index = last + 1;
+        Ok(image)
+    }
+
+    /// Waits until the last proposed batch resolved; an error when it was not applied (a
+    /// reply computed on top of it cannot be trusted).
+    async fn wait_tail(
+        &self,
+        mut tail: tokio::sync::watch::Receiver<Option<bool>>,
+    ) -> Result<(), ControllerError> {
+        let applied = match tail.wait_for(|d| d.is_some()).await {
+            Ok(d) => *d == Some(true),
+            Err(_) => false,
+        };
+        if applied {
+            return Ok(());
+        }
+        if self.node.is_leader() {
+            Err(ControllerError::Stale(
+                "an earlier write this reply depends on did not commit".into(),
+            ))
+        } else {
+            Err(ControllerError::NotController {
+                leader: self.node.leader(),
+            })
+        }
+    }
+}
+
+/// Shared between writers and the tasks that resolve their proposals.
+#[derive(Default)]
+struct Pipeline {
+    /// Proposals handed to Raft and not resolved yet.
+    in_flight: tokio::sync::watch::Sender<usize>,
+    /// Set when a proposal failed, was rejected or landed at another index than predicted:
+    /// the working image must be rebuilt from the applied image.
+    diverged: AtomicBool,
+}
+
+/// One proposal counted in [`Pipeline::in_flight`] until dropped.
+struct InFlight(Arc<Pipeline>);
+
+impl InFlight {
+    fn enter(p: &Arc<Pipeline>) -> Self {
+        p.in_flight.send_modify(|n| *n += 1);
+        InFlight(p.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

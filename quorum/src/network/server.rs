@@ -4,6 +4,7 @@ use kraft_proto::raft_service_server::RaftService;
 use kraft_proto::{RaftMessage, ReadIndexRequest, ReadIndexResponse, SnapshotChunk};
 use kraft_storage::{StateMachineStore, TypeConfig};
 use openraft::Raft;
+use openraft::raft::AppendEntriesRequest;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{decode, encode};
@@ -28,8 +29,42 @@ fn raft_err<E: std::fmt::Display>(e: E) -> Status {
     Status::unavailable(format!("raft: {e}"))
 }
 
+/// Responses of one `StreamAppend` session.
+type AppendStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<RaftMessage, Status>> + Send + 'static>>;
+
 #[tonic::async_trait]
 impl<M: Machine> RaftService for RaftServiceImpl<M> {
+    type StreamAppendStream = AppendStream;
+
+    async fn stream_append(
+        &self,
+        req: Request<Streaming<RaftMessage>>,
+    ) -> Result<Response<Self::StreamAppendStream>, Status> {
+        use futures::StreamExt as _;
+        // Requests are decoded as they arrive; the first undecodable one or transport error
+        // ends the input, and the response stream then ends once everything before it is
+        // answered (the leader opens a new session).
+        let input = req.into_inner().scan((), |_, msg| {
+            let rpc = match msg {
+                Ok(m) => match decode::<AppendEntriesRequest<TypeConfig>>(&m.data, "AppendEntriesRequest") {
+                    Ok(rpc) => Some(rpc),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "StreamAppend: undecodable request; ending the session");
+                        None
+                    }
+                },
+                Err(_) => None,
+            };
+            std::future::ready(rpc)
+        });
+        let out = self.raft.stream_append(input).map(|r| match r {
+            Ok(res) => encode(&res),
+            Err(fatal) => Err(Status::unavailable(format!("raft: {fatal}"))),
+        });
+        Ok(Response::new(Box::pin(out)))
+    }
+
     async fn append_entries(
         &self,
         req: Request<RaftMessage>,
