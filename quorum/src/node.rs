@@ -364,6 +364,11 @@ impl<M: Machine> Node<M> {
         Ok(())
     }
 
+    /// The current Raft term (KRaft's leader epoch), without copying the whole status.
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow_watched().current_term
+    }
+
     /// True when this node currently believes it leads.
     pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow_watched().state == ServerState::Leader

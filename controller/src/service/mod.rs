@@ -244,7 +244,7 @@ impl Controller {
         }
         let mut guard = self.writer.lock().await;
         let w = &mut *guard;
-        let term = self.node.status().term;
+        let term = self.node.term();
         if w.ready_term != Some(term) {
             // A new leader first applies everything its predecessors committed, then gives
             // every registered broker a full session: a failover fences nobody (Kafka's
