@@ -5,9 +5,11 @@
 //! cargo run --release -p kraft-bench -- writes            # creates + ISR changes, 1..256 clients
 //! cargo run --release -p kraft-bench -- peer-etcd         # kraftd creates vs etcd puts, ratios
 //! cargo run --release -p kraft-bench -- failover          # SIGKILL the leader, 10 repeats x 2
+//! cargo run --release -p kraft-bench -- brokers           # 10k brokers heartbeating every 2 s
 //! cargo run --release -p kraft-bench -- --quick all       # every scenario at smoke sizes
 //! ```
 
+mod brokers;
 mod driver;
 mod etcd;
 mod failover;
@@ -81,6 +83,21 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         rate: u64,
     },
+    /// Simulated brokers registering, then heartbeating: latency, heartbeats/s, controller CPU.
+    Brokers {
+        /// Simulated brokers (default 10000; quick 1000).
+        #[arg(long)]
+        brokers: Option<u32>,
+        /// Heartbeat interval of each broker, ms.
+        #[arg(long, default_value_t = 2000)]
+        interval_ms: u64,
+        /// Measured steady phase, seconds (default 60; quick 6).
+        #[arg(long)]
+        steady_secs: Option<f64>,
+        /// Shared gRPC connections the brokers use.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+    },
     /// Every scenario above.
     All,
 }
@@ -130,10 +147,31 @@ async fn main() -> Result<()> {
         Scenario::Writes => run_writes(&cli, &kraftd, fonts).await,
         Scenario::PeerEtcd { value_bytes } => run_peer(&cli, &kraftd, *value_bytes, fonts).await,
         Scenario::Failover { repeats, rate } => run_failover(&cli, &kraftd, *repeats, *rate).await,
+        Scenario::Brokers {
+            brokers,
+            interval_ms,
+            steady_secs,
+            connections,
+        } => {
+            let plan = brokers::BrokersPlan {
+                brokers: brokers.unwrap_or(if cli.quick { 1000 } else { 10_000 }),
+                interval_ms: *interval_ms,
+                steady_secs: steady_secs.unwrap_or(if cli.quick { 6.0 } else { 60.0 }),
+                connections: *connections,
+            };
+            run_brokers(&cli, &kraftd, plan).await
+        }
         Scenario::All => {
             run_writes(&cli, &kraftd, fonts).await?;
             run_peer(&cli, &kraftd, 200, fonts).await?;
-            run_failover(&cli, &kraftd, None, 200).await
+            run_failover(&cli, &kraftd, None, 200).await?;
+            let plan = brokers::BrokersPlan {
+                brokers: if cli.quick { 1000 } else { 10_000 },
+                interval_ms: 2000,
+                steady_secs: if cli.quick { 6.0 } else { 60.0 },
+                connections: 8,
+            };
+            run_brokers(&cli, &kraftd, plan).await
         }
     }
 }
@@ -270,5 +308,23 @@ async fn run_failover(cli: &Cli, kraftd: &Path, repeats: Option<usize>, rate: u6
             "results": results,
         }),
     )?;
+    Ok(())
+}
+
+async fn run_brokers(cli: &Cli, kraftd: &Path, plan: brokers::BrokersPlan) -> Result<()> {
+    let r = brokers::run(kraftd.to_path_buf(), plan).await?;
+    brokers::print(&r);
+    write_json(
+        &cli.out,
+        "brokers.json",
+        &json!({
+            "scenario": "brokers",
+            "environment": Environment::collect(cli.quick),
+            "result": r,
+        }),
+    )?;
+    if r.heartbeats == 0 {
+        bail!("no heartbeat was answered in the steady phase");
+    }
     Ok(())
 }

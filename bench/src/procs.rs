@@ -110,6 +110,11 @@ impl Group {
         }
     }
 
+    /// The OS process id of process `i`, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.procs.get(i)?.child.as_ref().map(Child::id)
+    }
+
     /// The temporary directory holding data and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -130,3 +130,33 @@ fn failover_quick_measures_a_gap_per_kill() {
         assert!(samples[0].as_f64().expect("sample") > 0.0, "{r}");
     }
 }
+
+#[test]
+fn brokers_quick_keeps_every_broker_unfenced_without_writing_the_log() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(
+        out.path(),
+        &["brokers", "--brokers", "500", "--steady-secs", "4"],
+    );
+    let r = &v["result"];
+    let brokers = r["plan"]["brokers"].as_u64().expect("brokers");
+    assert_eq!(brokers, 500, "{r}");
+    assert!(r["heartbeats"].as_u64().expect("heartbeats") > 0, "{r}");
+    assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+    assert_eq!(r["fenced_after_unfence"].as_u64(), Some(0), "{r}");
+    assert_eq!(
+        r["unfenced_at_end"].as_u64(),
+        Some(brokers),
+        "every registered broker is unfenced at the end: {r}"
+    );
+    // Steady-state heartbeats change nothing, so they write no Raft entry.
+    assert_eq!(r["log_entries_steady"].as_i64(), Some(0), "{r}");
+    assert!(r["p99_ms"].as_f64().expect("p99") > 0.0, "{r}");
+    let cpu = r["cpu"].as_array().expect("cpu");
+    assert_eq!(cpu.len(), 4, "3 controllers + the load generator: {r}");
+    assert_eq!(
+        cpu.iter().filter(|c| c["role"] == "active").count(),
+        1,
+        "{r}"
+    );
+}
