@@ -92,7 +92,7 @@ impl Group {
             .context("open log file")?;
         let child = Command::new(&self.bin)
             .args(&p.args)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -133,7 +133,21 @@ impl Drop for Group {
         for i in 0..self.procs.len() {
             self.kill(i);
         }
+        if keep_dirs() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {} (KRAFT_BENCH_KEEP=1)", self.dir.path().display());
+        }
     }
+}
+
+/// `KRAFT_BENCH_KEEP=1`: keep each group's temporary directory (data and process logs).
+fn keep_dirs() -> bool {
+    std::env::var("KRAFT_BENCH_KEEP").as_deref() == Ok("1")
+}
+
+/// `RUST_LOG` for the processes: `KRAFT_BENCH_PROC_LOG`, default `warn`.
+fn log_filter() -> String {
+    std::env::var("KRAFT_BENCH_PROC_LOG").unwrap_or_else(|_| "warn".into())
 }
 
 /// A kraftd quorum of `n` voters.

@@ -62,6 +62,7 @@ impl Controller {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let leader = self.node.wait_for_leader(left).await;
+            let mut failed_leader = None;
             let last_error: Status = match leader {
                 None => ControllerError::NotController { leader: None }.into(),
                 Some(l) if l.node_id == self.node.id() => match local().await {
@@ -81,6 +82,7 @@ impl Controller {
                     match remote(channel).await {
                         Err(s) if s.code() == tonic::Code::Unavailable => {
                             debug!(leader = l.node_id, status = %s, "forward failed; retrying");
+                            failed_leader = Some(l.node_id);
                             s
                         }
                         other => return other,
@@ -91,8 +93,32 @@ impl Controller {
                 return Err(last_error);
             }
             // Back off before asking again: an election is in progress or the leader moved.
-            tokio::time::sleep(backoff).await;
+            // When the leader we forwarded to did not answer (killed, stepped down), go again
+            // as soon as another leader is known instead of sleeping the whole backoff: the
+            // election's end, not the backoff, then sets the failover time.
+            match failed_leader {
+                Some(failed) => self.wait_for_other_leader(failed, backoff).await,
+                None => tokio::time::sleep(backoff).await,
+            }
             backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Waits up to `timeout` until this node knows a leader other than `failed` (this node
+    /// itself included).
+    async fn wait_for_other_leader(&self, failed: u64, timeout: Duration) {
+        use openraft::async_runtime::WatchReceiver as _;
+        let mut metrics = self.node.raft().metrics();
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.node.leader().is_some_and(|l| l.node_id != failed) {
+                return;
+            }
+            match tokio::time::timeout_at(until, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                // Timed out, or the Raft node is shutting down.
+                Ok(Err(_)) | Err(_) => return,
+            }
         }
     }
 }

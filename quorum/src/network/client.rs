@@ -97,6 +97,25 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     }
 }
 
+/// Least time a follower gets to store and acknowledge an AppendEntries that carries entries.
+///
+/// openraft gives every replication RPC its heartbeat interval as time to live (20 ms when
+/// tuned for fast failover). A follower catching up (a restarted node, one behind a slow disk)
+/// receives batches of up to `max_payload_entries` entries and fsyncs each before answering;
+/// when that takes longer than one heartbeat every attempt is cut off the same way, the
+/// follower never catches up, and once another voter is down the quorum can commit nothing.
+/// Heartbeats (no entries) keep openraft's interval: openraft bounds those itself.
+const APPEND_DEADLINE_FLOOR: Duration = Duration::from_secs(1);
+
+/// The gRPC deadline of an AppendEntries with `entries` entries, given openraft's TTL.
+fn append_deadline(ttl: Duration, entries: usize) -> Duration {
+    if entries == 0 {
+        ttl
+    } else {
+        ttl.max(APPEND_DEADLINE_FLOOR)
+    }
+}
+
 /// Raft RPCs to one peer.
 pub struct PeerClient {
     target: u64,
@@ -131,8 +150,12 @@ impl PeerClient {
     }
 
     fn request<T>(msg: T, option: &RPCOption) -> tonic::Request<T> {
+        Self::request_within(msg, option.hard_ttl())
+    }
+
+    fn request_within<T>(msg: T, deadline: Duration) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);
-        req.set_timeout(option.hard_ttl());
+        req.set_timeout(deadline);
         req
     }
 
@@ -227,8 +250,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let mut c = self.client(&option)?;
+        let deadline = append_deadline(option.hard_ttl(), rpc.entries.len());
         let resp = c
-            .append_entries(Self::request(Self::body(&rpc)?, &option))
+            .append_entries(Self::request_within(Self::body(&rpc)?, deadline))
             .await;
         Self::reply(resp, "AppendEntriesResponse")
     }
@@ -311,5 +335,121 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .transfer_leader(Self::request(Self::body(&req)?, &option))
             .await;
         Self::reply(resp, "TransferLeaderResponse")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kraft_proto::raft_service_server::{RaftService, RaftServiceServer};
+    use kraft_proto::{RaftMessage, ReadIndexRequest, ReadIndexResponse, SnapshotChunk};
+    use kraft_storage::TypeConfig;
+    use openraft::network::RPCOption;
+    use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
+    use openraft::vote::RaftLeaderId;
+    use openraft::{BasicNode, EntryPayload, RaftNetworkFactory, RaftNetworkV2};
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::NetworkFactory;
+    use crate::network::encode;
+
+    /// A peer whose every AppendEntries takes `delay` (a follower fsyncing on a slow disk).
+    struct SlowPeer {
+        delay: Duration,
+    }
+
+    #[tonic::async_trait]
+    impl RaftService for SlowPeer {
+        async fn append_entries(
+            &self,
+            _req: Request<RaftMessage>,
+        ) -> Result<Response<RaftMessage>, Status> {
+            tokio::time::sleep(self.delay).await;
+            Ok(Response::new(encode(
+                &AppendEntriesResponse::<TypeConfig>::Success,
+            )?))
+        }
+        async fn vote(&self, _: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+            Err(Status::unimplemented("vote"))
+        }
+        async fn pre_vote(&self, _: Request<RaftMessage>) -> Result<Response<RaftMessage>, Status> {
+            Err(Status::unimplemented("pre_vote"))
+        }
+        async fn install_snapshot(
+            &self,
+            _: Request<Streaming<SnapshotChunk>>,
+        ) -> Result<Response<RaftMessage>, Status> {
+            Err(Status::unimplemented("install_snapshot"))
+        }
+        async fn transfer_leader(
+            &self,
+            _: Request<RaftMessage>,
+        ) -> Result<Response<RaftMessage>, Status> {
+            Err(Status::unimplemented("transfer_leader"))
+        }
+        async fn read_index(
+            &self,
+            _: Request<ReadIndexRequest>,
+        ) -> Result<Response<ReadIndexResponse>, Status> {
+            Err(Status::unimplemented("read_index"))
+        }
+    }
+
+    fn request(entries: u64) -> AppendEntriesRequest<TypeConfig> {
+        let log_id = |index| {
+            kraft_storage::types::LogId::new(
+                openraft::impls::leader_id_adv::LeaderId {
+                    term: 1,
+                    node_id: 1,
+                }
+                .to_committed(),
+                index,
+            )
+        };
+        AppendEntriesRequest {
+            vote: kraft_storage::types::Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: (1..=entries)
+                .map(|i| openraft::Entry {
+                    log_id: log_id(i),
+                    payload: EntryPayload::Blank,
+                })
+                .collect(),
+        }
+    }
+
+    /// openraft gives each replication RPC its heartbeat interval (20 ms here) as time to
+    /// live. A follower that needs longer to store a batch must still get to acknowledge it,
+    /// or it never catches up; heartbeats keep the short deadline.
+    #[tokio::test]
+    async fn appends_with_entries_outlive_a_short_heartbeat_ttl() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(RaftServiceServer::new(SlowPeer {
+                    delay: Duration::from_millis(100),
+                }))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let mut factory = NetworkFactory::default();
+        let mut peer = factory.new_client(2, &BasicNode { addr }).await;
+        let ttl = RPCOption::new(Duration::from_millis(20));
+
+        let resp = peer.append_entries(request(3), ttl.clone()).await;
+        assert!(
+            matches!(resp, Ok(AppendEntriesResponse::Success)),
+            "append of 3 entries to a 100 ms follower: {resp:?}"
+        );
+        let heartbeat = peer.append_entries(request(0), ttl).await;
+        assert!(
+            heartbeat.is_err(),
+            "a heartbeat keeps openraft's 20 ms deadline: {heartbeat:?}"
+        );
+        server.abort();
     }
 }
