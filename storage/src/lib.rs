@@ -2,8 +2,7 @@
 //!
 //! * [`LogStore`]: openraft's `RaftLogStorage` over its own sled `Db` (directory `raft-log/`):
 //!   entries, vote, committed and last-purged log ids. Every append, vote, truncate and purge
-//!   is flushed (fsync) before it is acknowledged; appends are group-committed by a flusher
-//!   thread (one fsync per burst, acknowledgements in order).
+//!   is flushed (fsync) before it is acknowledged.
 //! * [`metrics`]: append / fsync latency histograms and the last snapshot's size and time,
 //!   updated with relaxed atomics on the write path and read by the controller's `/metrics`.
 //! * [`StateMachineStore`]: openraft's `RaftStateMachine` shell. It tracks the last applied log
@@ -13,7 +12,7 @@
 //!   opaque bytes to this crate; the controller decides what they mean.
 //!
 //! ```text
-//!  propose ─► openraft ─► LogStore::append (sled insert; flusher: fsync, ack) ─► commit
+//!  propose ─► openraft ─► LogStore::append (sled insert + fsync) ─► commit
 //!                                  └─► StateMachineStore::apply ─► Machine::apply
 //!  every N entries: StateMachineStore builds a snapshot file ─► LogStore::purge
 //! ```

@@ -1,30 +1,14 @@
 //! The Raft log in sled: openraft's `RaftLogStorage` and `RaftLogReader`.
 //!
-//! Durability rule: every append, vote, truncate and purge is flushed (an fsync of the whole
-//! log `Db`) before it is acknowledged to openraft. The `Db` is opened with sled's background
-//! flusher off, so nothing becomes durable behind our back either.
-//!
-//! Group commit: `append` writes its entries (readable at once) and hands openraft's
-//! `IOFlushed` callback to this store's flusher thread, which fsyncs once for every append
-//! queued meanwhile, records the new end in the durable mark, and only then acknowledges the
-//! appends, in the order they were submitted. openraft's core is not held up by the fsync: the
-//! leader replicates entries while it persists them, and one fsync covers a whole burst.
-//! Vote, truncate and purge are barriers: they first drain the flusher (every earlier append is
-//! durable and acknowledged before them, as openraft submitted them) and are durable when they
-//! return.
-//!
-//! ```text
-//!  append(e1) ─┐                       ┌─► ack e1
-//!  append(e2) ─┼─► queue ─► fsync ─► mark ─┼─► ack e2     (one fsync for the burst)
-//!  append(e3) ─┘                       └─► ack e3
-//!  save_vote  ─► barrier (drain, fsync) ─► return
-//! ```
+//! Durability rule: every append, vote, truncate and purge is flushed (sled `flush_async`, an
+//! fsync of the whole log `Db`) before it is acknowledged to openraft. The `Db` is opened with
+//! sled's background flusher off, so nothing becomes durable behind our back either.
 
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use openraft::entry::RaftEntry;
@@ -67,103 +51,6 @@ struct Inner {
     path: std::path::PathBuf,
     /// Updated after each flush; see [`crate::durable_mark`].
     mark: Mutex<MarkFile>,
-    /// Queue of the flusher thread (see the module docs).
-    flusher: mpsc::Sender<Flush>,
-    /// Tests: the last index of each append, in the order the flusher acknowledged them.
-    #[cfg(test)]
-    acked: Mutex<Vec<Option<u64>>>,
-}
-
-/// Work for the flusher thread.
-enum Flush {
-    /// Entries written by `append` (up to index `last`): acknowledge once flushed.
-    Appended {
-        last: Option<u64>,
-        started: Instant,
-        callback: IOFlushed<TypeConfig>,
-    },
-    /// Flush everything written so far (acknowledging earlier appends), then answer.
-    Barrier(tokio::sync::oneshot::Sender<Result<(), String>>),
-}
-
-impl Inner {
-    fn lock_mark(&self) -> Result<std::sync::MutexGuard<'_, MarkFile>, io::Error> {
-        self.mark
-            .lock()
-            .map_err(|_| io::Error::other("durable mark lock poisoned"))
-    }
-
-    /// Records what a successful flush made durable (no fsync of its own, see
-    /// [`crate::durable_mark`]).
-    fn mark_flushed(&self, f: impl FnOnce(&mut Mark)) -> Result<(), io::Error> {
-        let mut m = self.lock_mark()?;
-        let mut next = m.mark.clone();
-        f(&mut next);
-        m.write(next, false)
-    }
-
-    /// One group commit: fsync, then raise the durable mark to the last appended index.
-    fn flush_and_mark(&self, last: Option<u64>) -> Result<(), String> {
-        let started = Instant::now();
-        self.db
-            .flush()
-            .map_err(|e| format!("flush raft log: sled reports {e}"))?;
-        self.stats.fsync.observe(started.elapsed());
-        if let Some(last) = last {
-            self.mark_flushed(|m| m.last_index = Some(last))
-                .map_err(|e| format!("update the durable mark: {e}"))?;
-        }
-        Ok(())
-    }
-}
-
-/// The flusher thread: waits for work, takes everything queued meanwhile, fsyncs once and
-/// answers every request in arrival order. Holds the store only weakly (and only while
-/// flushing), so it ends when the last [`LogStore`] handle is dropped.
-fn flusher_loop(inner: Weak<Inner>, rx: mpsc::Receiver<Flush>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        let last = batch.iter().rev().find_map(|f| match f {
-            Flush::Appended { last, .. } => *last,
-            Flush::Barrier(_) => None,
-        });
-        // The upgraded handle is dropped before anyone hears back, so a caller that drops its
-        // last handle after its ack really closes the `Db`.
-        let (res, stats) = match inner.upgrade() {
-            Some(inner) => {
-                let res = inner.flush_and_mark(last);
-                if let Err(e) = &res {
-                    tracing::error!(error = %e, "raft log group commit failed");
-                }
-                #[cfg(test)]
-                if let Ok(mut acked) = inner.acked.lock() {
-                    acked.extend(batch.iter().filter_map(|f| match f {
-                        Flush::Appended { last, .. } => Some(*last),
-                        Flush::Barrier(_) => None,
-                    }));
-                }
-                (res, Some(inner.stats.clone()))
-            }
-            None => (Err("raft log closed".to_string()), None),
-        };
-        for req in batch {
-            match req {
-                Flush::Appended {
-                    started, callback, ..
-                } => {
-                    if let (Ok(()), Some(stats)) = (&res, &stats) {
-                        stats.append.observe(started.elapsed());
-                    }
-                    callback.io_completed(res.clone().map_err(io::Error::other));
-                }
-                Flush::Barrier(tx) => {
-                    // The caller may have given up waiting; nothing to do then.
-                    let _ = tx.send(res.clone());
-                }
-            }
-        }
-    }
 }
 
 impl LogStore {
@@ -194,25 +81,15 @@ impl LogStore {
             reason,
         };
         let mark = MarkFile::open(dir).map_err(|e| bad(format!("unreadable durable mark {e}")))?;
-        let (flusher, rx) = mpsc::channel();
-        let inner = Arc::new(Inner {
-            db,
-            log,
-            meta,
-            stats: Arc::default(),
-            path: dir.to_path_buf(),
-            mark: Mutex::new(mark),
-            flusher,
-            #[cfg(test)]
-            acked: Mutex::default(),
-        });
-        let weak = Arc::downgrade(&inner);
-        std::thread::Builder::new()
-            .name("raft-log-flush".into())
-            .spawn(move || flusher_loop(weak, rx))
-            .map_err(StorageError::io("start the raft log flusher thread"))?;
         let mut store = Self {
-            inner,
+            inner: Arc::new(Inner {
+                db,
+                log,
+                meta,
+                stats: Arc::default(),
+                path: dir.to_path_buf(),
+                mark: Mutex::new(mark),
+            }),
             at_open: Arc::default(),
         };
         let summary = store.verify().map_err(bad)?;
@@ -255,11 +132,19 @@ impl LogStore {
     }
 
     fn lock_mark(&self) -> Result<std::sync::MutexGuard<'_, MarkFile>, io::Error> {
-        self.inner.lock_mark()
+        self.inner
+            .mark
+            .lock()
+            .map_err(|_| io::Error::other("durable mark lock poisoned"))
     }
 
+    /// Records what a successful flush made durable (no fsync of its own, see
+    /// [`crate::durable_mark`]).
     fn mark_flushed(&self, f: impl FnOnce(&mut Mark)) -> Result<(), io::Error> {
-        self.inner.mark_flushed(f)
+        let mut m = self.lock_mark()?;
+        let mut next = m.mark.clone();
+        f(&mut next);
+        m.write(next, false)
     }
 
     /// The extent of the log as [`LogStore::open`] found it.
@@ -413,16 +298,15 @@ impl LogStore {
         Ok(())
     }
 
-    /// A barrier: waits until the flusher has fsynced everything written so far and
-    /// acknowledged every earlier append.
-    async fn flush(&self) -> Result<(), io::Error> {
-        let stopped = || io::Error::other("raft log flusher thread stopped");
-        let (tx, rx) = tokio::sync::oneshot::channel();
+    async fn flush(&self) -> Result<(), StorageError> {
+        let started = Instant::now();
         self.inner
-            .flusher
-            .send(Flush::Barrier(tx))
-            .map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?.map_err(io::Error::other)
+            .db
+            .flush_async()
+            .await
+            .map_err(StorageError::sled("flush raft log"))?;
+        self.inner.stats.fsync.observe(started.elapsed());
+        Ok(())
     }
 
     fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, StorageError> {
@@ -548,26 +432,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .log
             .apply_batch(batch)
             .map_err(StorageError::sled("append entries"))?;
-        // Acknowledged by the flusher once the entries are on disk (group commit).
-        let work = Flush::Appended {
-            last,
-            started,
-            callback,
-        };
-        if let Err(mpsc::SendError(Flush::Appended { callback, .. })) =
-            self.inner.flusher.send(work)
+        // Acknowledge only once the entries are on disk.
+        let mut res = self.flush().await.map_err(io::Error::from);
+        if res.is_ok()
+            && let Some(last) = last
         {
-            let e = "raft log flusher thread stopped";
-            callback.io_completed(Err(io::Error::other(e)));
-            return Err(io::Error::other(e));
+            res = self.mark_flushed(|m| m.last_index = Some(last));
         }
-        Ok(())
+        if res.is_ok() {
+            self.inner.stats.append.observe(started.elapsed());
+        }
+        let ack = match &res {
+            Ok(()) => Ok(()),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        };
+        callback.io_completed(ack);
+        res
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
-        // Barrier: earlier appends are durable and acknowledged (and have raised the mark)
-        // before any of their entries disappear and the mark is lowered.
-        self.flush().await?;
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
         // Lower the mark durably first: a crash after the truncation must not leave a mark
         // above the log's end.
@@ -609,121 +492,5 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .map_err(StorageError::sled("purge"))?;
         self.flush().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use openraft::entry::RaftEntry;
-    use openraft::type_config::TypeConfigExt;
-    use openraft::vote::RaftLeaderId;
-    use tokio::sync::oneshot;
-
-    use super::*;
-
-    fn log_id(term: u64, index: u64) -> LogId {
-        LogId::new(
-            openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 }.to_committed(),
-            index,
-        )
-    }
-
-    fn entry(term: u64, index: u64) -> Entry {
-        Entry::new(
-            log_id(term, index),
-            EntryPayload::Normal(Command {
-                data: index.to_le_bytes().to_vec(),
-                time_ms: index,
-            }),
-        )
-    }
-
-    /// Scanning from the newest append down: once one is acknowledged, every older one must
-    /// already be (acks come in submission order). Returns how many are acknowledged.
-    fn acked_prefix(
-        rxs: &mut [oneshot::Receiver<Result<(), io::Error>>],
-        done: &mut [bool],
-    ) -> usize {
-        let mut seen_acked = false;
-        for i in (0..rxs.len()).rev() {
-            if !done[i] {
-                match rxs[i].try_recv() {
-                    Ok(res) => {
-                        res.unwrap_or_else(|e| panic!("append {i} failed: {e}"));
-                        done[i] = true;
-                    }
-                    Err(oneshot::error::TryRecvError::Empty) => {}
-                    Err(e) => panic!("append {i}: callback dropped unanswered: {e}"),
-                }
-            }
-            if seen_acked {
-                assert!(done[i], "append {i} acknowledged after a later one");
-            }
-            seen_acked |= done[i];
-        }
-        done.iter().filter(|d| **d).count()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn pipelined_appends_are_acknowledged_in_order_and_survive_reopen() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("raft-log");
-        const APPENDS: u64 = 300;
-        let mut last = 0;
-        {
-            let mut log = LogStore::open(&path).expect("open");
-            let (mut rxs, mut done, mut submitted) = (Vec::new(), Vec::new(), Vec::new());
-            // The first half queues up behind a flusher held back (after its fsync it needs the
-            // mark's lock), so they must share a few group commits.
-            let holder = log.clone();
-            let mut held_guard = Some(holder.inner.lock_mark().expect("mark lock"));
-            for i in 0..APPENDS {
-                let n = 1 + i % 3;
-                let batch: Vec<Entry> = (last + 1..=last + n).map(|x| entry(1, x)).collect();
-                last += n;
-                let (tx, rx) = TypeConfig::oneshot();
-                // Submitted back to back without waiting, as openraft's core does.
-                log.append(batch, IOFlushed::signal(tx))
-                    .await
-                    .expect("append");
-                rxs.push(rx);
-                done.push(false);
-                submitted.push(Some(last));
-                // Written entries are readable before they are acknowledged.
-                let got = log
-                    .try_get_log_entries(last..=last)
-                    .await
-                    .expect("read back");
-                assert_eq!(got, vec![entry(1, last)]);
-                if i == APPENDS / 2 {
-                    drop(held_guard.take());
-                    // A barrier: every earlier append is acknowledged when it returns.
-                    log.save_vote(&Vote::new(1, 1)).await.expect("vote");
-                    assert_eq!(acked_prefix(&mut rxs, &mut done), rxs.len());
-                    let fsyncs = log.stats().fsync.snapshot().count;
-                    assert!(
-                        fsyncs < APPENDS / 4,
-                        "{fsyncs} fsyncs for {} queued appends: no group commit",
-                        APPENDS / 2
-                    );
-                }
-            }
-            let deadline = Instant::now() + std::time::Duration::from_secs(30);
-            while acked_prefix(&mut rxs, &mut done) < rxs.len() {
-                assert!(
-                    Instant::now() < deadline,
-                    "appends not acknowledged in 30 s"
-                );
-                tokio::task::yield_now().await;
-            }
-            assert_eq!(log.stats().append.snapshot().count, APPENDS);
-            let acked = log.inner.acked.lock().expect("acked").clone();
-            assert_eq!(acked, submitted, "acknowledgement order");
-        }
-        let mut log = LogStore::open(&path).expect("reopen");
-        assert_eq!(log.at_open().last_log_id, Some(log_id(1, last)));
-        let entries = log.try_get_log_entries(1..=last).await.expect("entries");
-        assert_eq!(entries, (1..=last).map(|x| entry(1, x)).collect::<Vec<_>>());
-        assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(1, 1)));
     }
 }
