@@ -1,7 +1,9 @@
 //! Typed key spaces of the Raft-log `Db`: one sled tree each.
 //!
 //! * `log`: key = log index as 8 big-endian bytes (so iteration is in index order),
-//!   value = serde_json of the openraft entry.
+//!   value = the openraft entry in the binary format of [`crate::codec::encode_entry`]
+//!   (format byte `0x01`, CRC-32, postcard); entries written as serde_json by older versions
+//!   (first byte `{`) still decode.
 //! * `meta`: fixed keys below, values serde_json.
 
 /// Tree holding log entries.

@@ -17,6 +17,7 @@
 //!  every N entries: StateMachineStore builds a snapshot file ─► LogStore::purge
 //! ```
 
+pub mod codec;
 pub mod durable_mark;
 pub mod error;
 pub mod keyspace;

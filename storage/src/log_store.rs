@@ -17,6 +17,7 @@ use openraft::{EntryPayload, OptionalSend};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::codec;
 use crate::durable_mark::{self, Mark, MarkFile};
 use crate::error::StorageError;
 use crate::keyspace::{self, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE, LOG_TREE, META_TREE};
@@ -310,7 +311,7 @@ impl LogStore {
     }
 
     fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, StorageError> {
-        serde_json::from_slice(value).map_err(|e| StorageError::Corrupt {
+        codec::decode_entry(value).map_err(|e| StorageError::Corrupt {
             tree: LOG_TREE,
             key: format!("{:?}", keyspace::parse_log_key(key)),
             reason: e.to_string(),
@@ -424,7 +425,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = sled::Batch::default();
         let mut last = None;
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+            let bytes = codec::encode_entry(&entry).map_err(io::Error::other)?;
             batch.insert(&keyspace::log_key(entry.index()), bytes);
             last = Some(entry.index());
         }

@@ -15,7 +15,9 @@ openraft::declare_raft_types!(
 /// proposed. Apply must read time only from here, so that every replica sees the same time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
-    /// Encoded application payload (the controller's record batch).
+    /// Encoded application payload (the controller's record batch). Raw bytes in binary
+    /// encodings (still an array of numbers in JSON).
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// Milliseconds since the Unix epoch on the proposing leader.
     pub time_ms: u64,
@@ -31,6 +33,7 @@ impl fmt::Display for Command {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandReply {
     /// Encoded application reply.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 

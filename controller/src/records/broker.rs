@@ -74,9 +74,9 @@ pub struct BrokerRegistrationChangeRecord {
     /// The epoch the leader saw; apply rejects the batch if it is not current.
     pub broker_epoch: BrokerEpoch,
     /// `Some(true)` fences, `Some(false)` unfences.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub fenced: Option<bool>,
     /// `Some(true)` enters controlled shutdown (KIP-841), `Some(false)` clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub in_controlled_shutdown: Option<bool>,
 }

@@ -5,9 +5,14 @@
 //! (broker epoch, "this topic name is free"); [`crate::MetadataImage::apply`] checks those
 //! assumptions and rejects a stale batch whole, identically on every replica.
 //!
-//! Encoding: serde, externally tagged (`{"Topic":{...}}`), written with `serde_json`.
-//! Optional fields use `#[serde(default)]` so later versions can add fields the way Kafka
-//! adds tagged fields.
+//! Encoding ([`RecordBatch::encode`]): a format byte, then the batch's serde form.
+//! [`BATCH_FORMAT_BINARY`] (`0x01`) is [postcard] (compact, no field names); batches written
+//! as serde_json by older versions (first byte `{`, externally tagged `{"Topic":{...}}`)
+//! still decode, so existing Raft logs replay. Brokers decode the same bytes (the
+//! `FetchMetadata` stream carries them unchanged). Binary serde formats have no field names:
+//! a record gains a field only with a new format byte (or a new record variant), and record
+//! fields must not use `skip_serializing_if`, `flatten` or `untagged`. Optional fields keep
+//! `#[serde(default)]`, which the JSON form uses.
 
 mod broker;
 mod cluster;
@@ -151,26 +156,139 @@ impl RecordBatch {
         RecordBatch { records }
     }
 
-    /// Encode as JSON, the Raft log format.
-    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
+    /// Encodes for the Raft log: [`BATCH_FORMAT_BINARY`], then postcard.
+    pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        encode_binary(self)
     }
 
-    /// Decode from [`RecordBatch::encode`]'s output.
-    pub fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    /// Decodes [`RecordBatch::encode`]'s output, or a legacy JSON batch. Never panics.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        decode_binary(bytes)
+    }
+}
+
+/// Format byte of binary (postcard) record batches and apply outcomes.
+pub const BATCH_FORMAT_BINARY: u8 = 0x01;
+
+/// Why encoded records did not encode or decode.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    /// No bytes at all.
+    #[error("empty record batch")]
+    Empty,
+    /// The first byte names no known format.
+    #[error("unknown record batch format byte {0:#04x} (expected 0x01 binary or legacy JSON)")]
+    UnknownFormat(u8),
+    /// postcard could not encode or decode the value.
+    #[error("binary record batch: {0}")]
+    Binary(#[from] postcard::Error),
+    /// The value is followed by bytes that belong to nothing.
+    #[error("{0} trailing bytes after the record batch")]
+    Trailing(usize),
+    /// Legacy JSON that does not decode.
+    #[error("legacy JSON record batch: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// [`BATCH_FORMAT_BINARY`] then the postcard bytes of `v`.
+pub(crate) fn encode_binary<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
+    Ok(postcard::to_extend(v, vec![BATCH_FORMAT_BINARY])?)
+}
+
+/// Decodes [`encode_binary`]'s output, or legacy JSON (first byte `{` or `"`).
+pub(crate) fn decode_binary<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    match bytes.first() {
+        None => Err(CodecError::Empty),
+        Some(&BATCH_FORMAT_BINARY) => {
+            let (v, rest) = postcard::take_from_bytes(&bytes[1..])?;
+            if rest.is_empty() {
+                Ok(v)
+            } else {
+                Err(CodecError::Trailing(rest.len()))
+            }
+        }
+        Some(b'{' | b'"') => Ok(serde_json::from_slice(bytes)?),
+        Some(&b) => Err(CodecError::UnknownFormat(b)),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use uuid::Uuid;
 
     use super::*;
-    use crate::ids::{BrokerEpoch, BrokerId, TopicId};
+    use crate::ids::{BrokerEpoch, BrokerId, PartitionEpoch, TopicId};
+
+    fn brokers() -> impl Strategy<Value = Option<Vec<BrokerId>>> {
+        proptest::option::of(proptest::collection::vec(
+            any::<i32>().prop_map(BrokerId),
+            0..5,
+        ))
+    }
+
+    fn delta_records() -> impl Strategy<Value = Vec<Record>> {
+        let change = (
+            any::<u128>(),
+            any::<i32>(),
+            proptest::option::of(any::<i32>()),
+            (brokers(), brokers(), brokers(), brokers()),
+            proptest::option::of(any::<i32>()),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(
+                |(t, p, expected, (isr, replicas, removing, adding), leader, rec)| {
+                    Record::PartitionChange(PartitionChangeRecord {
+                        topic_id: TopicId(Uuid::from_u128(t)),
+                        partition_id: p,
+                        expected_partition_epoch: expected.map(PartitionEpoch),
+                        isr,
+                        leader: leader.map(BrokerId),
+                        replicas,
+                        removing_replicas: removing,
+                        adding_replicas: adding,
+                        leader_recovery_state: rec.map(|r| {
+                            if r {
+                                LeaderRecoveryState::Recovering
+                            } else {
+                                LeaderRecoveryState::Recovered
+                            }
+                        }),
+                    })
+                },
+            );
+        let fence = (
+            any::<i32>(),
+            any::<i64>(),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(|(b, e, fenced, shutdown)| {
+                Record::BrokerRegistrationChange(BrokerRegistrationChangeRecord {
+                    broker_id: BrokerId(b),
+                    broker_epoch: BrokerEpoch(e),
+                    fenced,
+                    in_controlled_shutdown: shutdown,
+                })
+            });
+        proptest::collection::vec(prop_oneof![change, fence, Just(Record::NoOp)], 0..6)
+    }
+
+    proptest! {
+        /// Every combination of present and absent optional fields survives the binary
+        /// format and the legacy JSON one (binary formats break on skipped fields).
+        #[test]
+        fn delta_records_round_trip_with_any_optional_fields(records in delta_records()) {
+            let batch = RecordBatch::new(records);
+            let bytes = batch.encode().expect("encode");
+            prop_assert_eq!(&RecordBatch::decode(&bytes).expect("decode"), &batch);
+            let json = serde_json::to_vec(&batch).expect("json");
+            prop_assert_eq!(RecordBatch::decode(&json).expect("legacy json"), batch);
+        }
+    }
 
     #[test]
-    fn batch_round_trips_through_json() {
+    fn batch_round_trips_binary_and_legacy_json_still_decodes() {
         let batch = RecordBatch::new(vec![
             Record::ClusterId(ClusterIdRecord {
                 cluster_id: "c1".into(),
@@ -188,7 +306,41 @@ mod tests {
             Record::NoOp,
         ]);
         let bytes = batch.encode().unwrap();
+        assert_eq!(bytes[0], BATCH_FORMAT_BINARY);
         assert_eq!(RecordBatch::decode(&bytes).unwrap(), batch);
+        let json = serde_json::to_vec(&batch).unwrap();
+        assert!(
+            json.len() > 2 * bytes.len(),
+            "{} vs {}",
+            json.len(),
+            bytes.len()
+        );
+        assert_eq!(RecordBatch::decode(&json).unwrap(), batch);
+    }
+
+    #[test]
+    fn undecodable_batches_are_errors_not_panics() {
+        let good = RecordBatch::new(vec![Record::NoOp, Record::NoOp])
+            .encode()
+            .unwrap();
+        assert!(matches!(RecordBatch::decode(&[]), Err(CodecError::Empty)));
+        assert!(matches!(
+            RecordBatch::decode(&[7, 1]),
+            Err(CodecError::UnknownFormat(7))
+        ));
+        let mut long = good.clone();
+        long.push(0);
+        assert!(matches!(
+            RecordBatch::decode(&long),
+            Err(CodecError::Trailing(1))
+        ));
+        for cut in 1..good.len() {
+            assert!(RecordBatch::decode(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        // An unknown record variant (a newer writer) is an error, not a different record.
+        let mut unknown = good.clone();
+        unknown[2] = 200;
+        assert!(RecordBatch::decode(&unknown).is_err());
     }
 
     #[test]

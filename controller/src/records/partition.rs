@@ -70,25 +70,25 @@ pub struct PartitionChangeRecord {
     pub partition_id: i32,
     /// The partition epoch this change was computed against (kraftd's guard; Kafka relies on
     /// its single-writer timeline instead).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub expected_partition_epoch: Option<PartitionEpoch>,
     /// New ISR.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub isr: Option<Vec<BrokerId>>,
     /// New leader (Kafka's -2 "no change" is `None`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub leader: Option<BrokerId>,
     /// New replica list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub replicas: Option<Vec<BrokerId>>,
     /// New removing-replicas list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub removing_replicas: Option<Vec<BrokerId>>,
     /// New adding-replicas list.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub adding_replicas: Option<Vec<BrokerId>>,
     /// New leader recovery state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub leader_recovery_state: Option<LeaderRecoveryState>,
 }
 
