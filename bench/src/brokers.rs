@@ -47,6 +47,8 @@ pub struct BrokersPlan {
     pub steady_secs: f64,
     /// Shared gRPC channels (HTTP/2 connections) the brokers use.
     pub connections: usize,
+    /// Extra flags given to every kraftd.
+    pub kraftd_flags: Vec<String>,
 }
 
 /// CPU used by one process during the steady phase.
@@ -87,6 +89,13 @@ pub struct BrokersResult {
     pub skipped_slots: u64,
     /// Raft log entries written during the steady phase (high watermark growth).
     pub log_entries_steady: i64,
+    /// Active controller changes seen (setup start -> steady start -> end); the brokers'
+    /// channels point at the first one, so after a change their heartbeats are forwarded.
+    pub leader_changes: u64,
+    /// Raft terms started during the steady phase (each new leader appends one blank entry).
+    pub terms_steady: u64,
+    /// Raft terms started during the whole run (after the first leader).
+    pub terms_total: u64,
     /// Heartbeat latency, client side, steady phase, ms.
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -197,14 +206,16 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
     if plan.brokers == 0 || plan.connections == 0 || plan.interval_ms == 0 {
         bail!("brokers, connections and interval must be > 0: {plan:?}");
     }
-    let cluster = KraftCluster::start(bin, 3, &[])?;
+    let cluster = KraftCluster::start(bin, 3, &plan.kraftd_flags)?;
     let bootstrap = cluster.bootstrap();
     let admin = match wait_ready(&bootstrap, Duration::from_secs(30)).await {
         Ok(c) => c,
         Err(e) => bail!("{e:#}\nnode 1 log:\n{}", cluster.group.log_tail(0)),
     };
     let cluster_id = admin.describe_cluster(false).await?.cluster_id;
-    let leader = admin.describe_quorum().await?.leader_id as usize;
+    let q = admin.describe_quorum().await?;
+    let leader = q.leader_id as usize;
+    let first_term = q.leader_epoch;
     if leader == 0 || leader > cluster.addrs.len() {
         bail!("no active controller known");
     }
@@ -382,9 +393,15 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
     tokio::time::sleep(Duration::from_millis(plan.interval_ms)).await;
 
     let ticks = clock_ticks();
+    // The active controller now (an election during setup moves it; the brokers' channels
+    // then reach it through forwarding, which the result reports).
+    let q = admin.describe_quorum().await?;
+    let active = q.leader_id as usize;
+    let hw_start = q.high_watermark;
+    let steady_term = q.leader_epoch;
     let mut pids: Vec<(String, String, String)> = (0..cluster.addrs.len())
         .filter_map(|i| {
-            let role = if i + 1 == leader {
+            let role = if i + 1 == active {
                 "active"
             } else {
                 "follower"
@@ -400,7 +417,6 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
         "load generator".into(),
         std::process::id().to_string(),
     ));
-    let hw_start = admin.describe_quorum().await?.high_watermark;
     let load_start = loadavg();
     let cpu_start: Vec<Option<u64>> = pids.iter().map(|(_, _, p)| cpu_ticks(p)).collect();
     let steady_start = Instant::now();
@@ -431,7 +447,13 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
     while sims.iter().any(|s| s.in_flight.load(Ordering::Acquire)) && Instant::now() < drain {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let hw_end = admin.describe_quorum().await?.high_watermark;
+    let q = admin.describe_quorum().await?;
+    let hw_end = q.high_watermark;
+    let leader_changes = u64::from(active != leader) + u64::from(q.leader_id as usize != active);
+    let (terms_steady, terms_total) = (
+        q.leader_epoch.saturating_sub(steady_term),
+        q.leader_epoch.saturating_sub(first_term),
+    );
     let described = admin.describe_cluster(false).await?;
     let unfenced_at_end = described.brokers.iter().filter(|b| !b.fenced).count();
 
@@ -470,6 +492,9 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
         fenced_after_unfence: stats.fenced_after_unfence.load(Ordering::Relaxed),
         skipped_slots: stats.skipped.load(Ordering::Relaxed),
         log_entries_steady: hw_end - hw_start,
+        leader_changes,
+        terms_steady,
+        terms_total,
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
@@ -527,8 +552,8 @@ pub fn print(r: &BrokersResult) {
         println!("{:<12} {:<15} {:>7.3}", c.process, c.role, c.cores);
     }
     println!(
-        "Raft log entries written during the steady phase: {}; brokers unfenced at the end: {}/{}",
-        r.log_entries_steady, r.unfenced_at_end, r.plan.brokers
+        "Raft log entries written during the steady phase: {}; brokers unfenced at the end: {}/{}; leader changes: {}",
+        r.log_entries_steady, r.unfenced_at_end, r.plan.brokers, r.leader_changes
     );
     if let Some(e) = &r.first_error {
         println!("first error: {e}");

@@ -97,6 +97,9 @@ enum Scenario {
         /// Shared gRPC connections the brokers use.
         #[arg(long, default_value_t = 8)]
         connections: usize,
+        /// Extra kraftd flags, space-separated (e.g. "--election-timeout-ms 1000,2000").
+        #[arg(long, allow_hyphen_values = true, default_value = "")]
+        kraftd_flags: String,
     },
     /// Every scenario above.
     All,
@@ -152,12 +155,14 @@ async fn main() -> Result<()> {
             interval_ms,
             steady_secs,
             connections,
+            kraftd_flags,
         } => {
             let plan = brokers::BrokersPlan {
                 brokers: brokers.unwrap_or(if cli.quick { 1000 } else { 10_000 }),
                 interval_ms: *interval_ms,
                 steady_secs: steady_secs.unwrap_or(if cli.quick { 6.0 } else { 60.0 }),
                 connections: *connections,
+                kraftd_flags: kraftd_flags.split_whitespace().map(String::from).collect(),
             };
             run_brokers(&cli, &kraftd, plan).await
         }
@@ -170,6 +175,7 @@ async fn main() -> Result<()> {
                 interval_ms: 2000,
                 steady_secs: if cli.quick { 6.0 } else { 60.0 },
                 connections: 8,
+                kraftd_flags: Vec::new(),
             };
             run_brokers(&cli, &kraftd, plan).await
         }

@@ -152,15 +152,24 @@ fn brokers_quick_keeps_every_broker_unfenced_without_writing_the_log() {
     let brokers = r["plan"]["brokers"].as_u64().expect("brokers");
     assert_eq!(brokers, 500, "{r}");
     assert!(r["heartbeats"].as_u64().expect("heartbeats") > 0, "{r}");
-    assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+    // An election (possible on a loaded machine) fails the heartbeats in flight at the time.
+    if r["terms_total"].as_u64() == Some(0) {
+        assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+    }
     assert_eq!(r["fenced_after_unfence"].as_u64(), Some(0), "{r}");
     assert_eq!(
         r["unfenced_at_end"].as_u64(),
         Some(brokers),
         "every registered broker is unfenced at the end: {r}"
     );
-    // Steady-state heartbeats change nothing, so they write no Raft entry.
-    assert_eq!(r["log_entries_steady"].as_i64(), Some(0), "{r}");
+    // Steady-state heartbeats change nothing, so they write no Raft entry (a new leader, if
+    // one was elected, appends its one blank entry).
+    let entries = r["log_entries_steady"].as_i64().expect("log entries");
+    let terms = r["terms_steady"].as_i64().expect("terms");
+    assert!(
+        entries <= terms,
+        "{entries} entries in {terms} new terms: {r}"
+    );
     assert!(r["p99_ms"].as_f64().expect("p99") > 0.0, "{r}");
     let cpu = r["cpu"].as_array().expect("cpu");
     assert_eq!(cpu.len(), 4, "3 controllers + the load generator: {r}");

@@ -140,6 +140,19 @@ impl BrokerHeartbeatManager {
         expired.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// The first of [`BrokerHeartbeatManager::expired_unfenced`] (oldest contact, then lowest
+    /// id), without building the list: what the fencing loop asks ten times a second. Only
+    /// the sessions are scanned until one has expired, so with every session alive the image
+    /// is not looked at.
+    pub fn oldest_expired_unfenced(&self, image: &MetadataImage, now_ms: i64) -> Option<BrokerId> {
+        self.sessions
+            .iter()
+            .filter(|(_, s)| now_ms > s.last_contact_ms.saturating_add(self.session_timeout_ms))
+            .filter(|(id, _)| image.broker(**id).is_some_and(|b| !b.fenced))
+            .min_by_key(|(id, s)| (s.last_contact_ms, **id))
+            .map(|(id, _)| *id)
+    }
+
     /// What a newly active controller does (Kafka `ClusterControlManager.activate`,
     /// KAFKA-18138): forget everything and give every registered broker a full session
     /// starting at `now_ms`, so nobody is fenced just because the controller changed.
@@ -261,6 +274,31 @@ mod tests {
         assert_eq!(
             hb.expired_unfenced(&t.image, 14_001),
             vec![BrokerId(2), BrokerId(1), BrokerId(3)]
+        );
+    }
+
+    #[test]
+    fn oldest_expired_unfenced_is_the_head_of_expired_unfenced() {
+        let t = TestImage::new().brokers(1..=5).unfenced(1..=4);
+        let mut hb = BrokerHeartbeatManager::default();
+        hb.touch(BrokerId(1), 2_000, 0);
+        hb.touch(BrokerId(2), 1_000, 0);
+        hb.touch(BrokerId(3), 1_000, 0);
+        hb.touch(BrokerId(5), 0, 0); // fenced: never chosen
+        hb.touch(BrokerId(9), 0, 0); // not registered: never chosen
+        // Broker 4 has no session: not chosen either.
+        for now in [0, 10_000, 10_001, 11_001, 20_000] {
+            assert_eq!(
+                hb.oldest_expired_unfenced(&t.image, now),
+                hb.expired_unfenced(&t.image, now).first().copied(),
+                "at {now}"
+            );
+        }
+        assert_eq!(hb.oldest_expired_unfenced(&t.image, 10_000), None);
+        assert_eq!(
+            hb.oldest_expired_unfenced(&t.image, 10_001),
+            Some(BrokerId(2)),
+            "same contact time: lowest id first"
         );
     }
 

@@ -93,9 +93,9 @@ pub fn fence_stale_brokers(
     heartbeats: &BrokerHeartbeatManager,
     ctx: &mut Ctx,
 ) -> ControllerResult<Option<BrokerId>> {
-    match heartbeats.expired_unfenced(image, ctx.now_ms()).first() {
+    match heartbeats.oldest_expired_unfenced(image, ctx.now_ms()) {
         None => ControllerResult::reply_only(None),
-        Some(&broker) => {
+        Some(broker) => {
             tracing::info!(broker_id = %broker, "fencing broker whose session expired");
             ControllerResult {
                 records: fence_records(image, broker),
