@@ -361,6 +361,13 @@ mod tests {
 
     #[tonic::async_trait]
     impl RaftService for SlowPeer {
+        type StreamAppendStream = super::super::server::AppendStream;
+        async fn stream_append(
+            &self,
+            _: Request<Streaming<RaftMessage>>,
+        ) -> Result<Response<Self::StreamAppendStream>, Status> {
+            Err(Status::unimplemented("stream_append"))
+        }
         async fn append_entries(
             &self,
             _req: Request<RaftMessage>,

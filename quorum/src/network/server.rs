@@ -30,7 +30,7 @@ fn raft_err<E: std::fmt::Display>(e: E) -> Status {
 }
 
 /// Responses of one `StreamAppend` session.
-type AppendStream =
+pub(crate) type AppendStream =
     std::pin::Pin<Box<dyn futures::Stream<Item = Result<RaftMessage, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
