@@ -5,6 +5,7 @@
 //! cargo run --release -p kraft-bench -- writes            # creates + ISR changes, 1..256 clients
 //! cargo run --release -p kraft-bench -- peer-etcd         # kraftd creates vs etcd puts, ratios
 //! cargo run --release -p kraft-bench -- failover          # SIGKILL the leader, 10 repeats x 2
+//! cargo run --release -p kraft-bench -- scale             # 100k topics x 10 partitions, 100 brokers
 //! cargo run --release -p kraft-bench -- --quick all       # every scenario at smoke sizes
 //! ```
 
@@ -16,6 +17,7 @@ mod plot;
 mod procs;
 mod progress;
 mod report;
+mod scale;
 mod writes;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +83,27 @@ enum Scenario {
         #[arg(long, default_value_t = 200)]
         rate: u64,
     },
+    /// 1 M partitions (100k topics x 10, RF 3) on 100 brokers: creation time, controller RSS,
+    /// snapshot size and build time, restart-to-serving, a new broker's full fetch.
+    Scale {
+        /// Topics to create (default 100000; quick 2000).
+        #[arg(long)]
+        topics: Option<u32>,
+        /// Partitions per topic.
+        #[arg(long, default_value_t = 10)]
+        partitions: u32,
+        /// Simulated brokers.
+        #[arg(long, default_value_t = 100)]
+        brokers: u32,
+        /// Topics per CreateTopics request (at most 909 of 10 partitions: 10,000 records).
+        /// Larger batches make Raft entries whose AppendEntries (JSON today) miss openraft's
+        /// heartbeat-length RPC timeout and are resent until they fit (see RESULTS.md).
+        #[arg(long, default_value_t = 50)]
+        batch: u32,
+        /// CreateTopics requests in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Every scenario above.
     All,
 }
@@ -130,10 +153,38 @@ async fn main() -> Result<()> {
         Scenario::Writes => run_writes(&cli, &kraftd, fonts).await,
         Scenario::PeerEtcd { value_bytes } => run_peer(&cli, &kraftd, *value_bytes, fonts).await,
         Scenario::Failover { repeats, rate } => run_failover(&cli, &kraftd, *repeats, *rate).await,
+        Scenario::Scale {
+            topics,
+            partitions,
+            brokers,
+            batch,
+            concurrency,
+        } => {
+            let plan = scale::ScalePlan {
+                topics: topics.unwrap_or(if cli.quick { 2_000 } else { 100_000 }),
+                partitions: *partitions,
+                replication_factor: 3,
+                brokers: *brokers,
+                batch: *batch,
+                concurrency: *concurrency,
+                snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
+            };
+            run_scale(&cli, &kraftd, &plan).await
+        }
         Scenario::All => {
             run_writes(&cli, &kraftd, fonts).await?;
             run_peer(&cli, &kraftd, 200, fonts).await?;
-            run_failover(&cli, &kraftd, None, 200).await
+            run_failover(&cli, &kraftd, None, 200).await?;
+            let plan = scale::ScalePlan {
+                topics: if cli.quick { 2_000 } else { 100_000 },
+                partitions: 10,
+                replication_factor: 3,
+                brokers: 100,
+                batch: 50,
+                concurrency: 4,
+                snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
+            };
+            run_scale(&cli, &kraftd, &plan).await
         }
     }
 }
@@ -268,6 +319,29 @@ async fn run_failover(cli: &Cli, kraftd: &Path, repeats: Option<usize>, rate: u6
             "environment": Environment::collect(cli.quick),
             "rate_per_sec": rate,
             "results": results,
+        }),
+    )?;
+    Ok(())
+}
+
+async fn run_scale(cli: &Cli, kraftd: &Path, plan: &scale::ScalePlan) -> Result<()> {
+    let r = scale::run(kraftd.to_path_buf(), plan, !cli.no_progress).await?;
+    let full_size = r.total_partitions >= 1_000_000;
+    scale::print(plan, &r, full_size);
+    write_json(
+        &cli.out,
+        "scale.json",
+        &json!({
+            "scenario": "scale",
+            "environment": Environment::collect(cli.quick),
+            "plan": plan,
+            "result": r,
+            "targets": {
+                "rss_mib": scale::TARGET_RSS_MIB,
+                "snapshot_bytes": scale::TARGET_SNAPSHOT_BYTES,
+                "restart_s": scale::TARGET_RESTART_S,
+                "new_broker_fetch_s": scale::TARGET_FETCH_S,
+            },
         }),
     )?;
     Ok(())
