@@ -136,13 +136,13 @@ fn scale_quick_creates_every_partition_and_measures_snapshot_restart_and_fetch()
     let out = tempfile::tempdir().expect("temp dir");
     let v = bench(
         out.path(),
-        &["scale", "--topics", "2000", "--brokers", "100"],
+        &["scale", "--topics", "500", "--brokers", "100"],
     );
     let r = &v["result"];
     // Every created topic and partition reached a new broker's image.
-    assert_eq!(r["total_partitions"].as_u64(), Some(20_000), "{r}");
-    assert_eq!(r["image_topics"].as_u64(), Some(2_000), "{r}");
-    assert_eq!(r["image_partitions"].as_u64(), Some(20_000), "{r}");
+    assert_eq!(r["total_partitions"].as_u64(), Some(5_000), "{r}");
+    assert_eq!(r["image_topics"].as_u64(), Some(500), "{r}");
+    assert_eq!(r["image_partitions"].as_u64(), Some(5_000), "{r}");
     assert!(r["create_s"].as_f64().expect("create_s") > 0.0, "{r}");
     assert!(r["last_offset"].as_u64().expect("offset") > 0, "{r}");
     // Every controller reported its memory and wrote a snapshot covering the last create.
