@@ -547,7 +547,7 @@ pub fn print(plan: &ScalePlan, r: &ScaleResult, full_size: bool) {
     };
     let max_rss = r.memory.iter().map(|m| m.rss_mib).fold(0.0, f64::max);
     let max_snap = r.snapshots.iter().map(|s| s.file_bytes).max().unwrap_or(0);
-    println!("{:<38} {:>16}  {:<12} {}", "measure", "value", "target", "");
+    println!("{:<38} {:>16}  {:<12}", "measure", "value", "target");
     let rows: Vec<(String, String, String, &str)> = vec![
         (
             "brokers registered + unfenced".into(),
