@@ -6,6 +6,7 @@
 //! cargo run --release -p kraft-bench -- peer-etcd         # kraftd creates vs etcd puts, ratios
 //! cargo run --release -p kraft-bench -- failover          # SIGKILL the leader, 10 repeats x 2
 //! cargo run --release -p kraft-bench -- brokers           # 10k brokers heartbeating every 2 s
+//! cargo run --release -p kraft-bench -- scale             # 100k topics x 10 partitions, 100 brokers
 //! cargo run --release -p kraft-bench -- --quick all       # every scenario at smoke sizes
 //! ```
 
@@ -18,6 +19,7 @@ mod plot;
 mod procs;
 mod progress;
 mod report;
+mod scale;
 mod writes;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +103,27 @@ enum Scenario {
         #[arg(long, allow_hyphen_values = true, default_value = "")]
         kraftd_flags: String,
     },
+    /// 1 M partitions (100k topics x 10, RF 3) on 100 brokers: creation time, controller RSS,
+    /// snapshot size and build time, restart-to-serving, a new broker's full fetch.
+    Scale {
+        /// Topics to create (default 100000; quick 500: the debug build CI runs is ~10x slower).
+        #[arg(long)]
+        topics: Option<u32>,
+        /// Partitions per topic.
+        #[arg(long, default_value_t = 10)]
+        partitions: u32,
+        /// Simulated brokers.
+        #[arg(long, default_value_t = 100)]
+        brokers: u32,
+        /// Topics per CreateTopics request (at most 909 of 10 partitions: 10,000 records).
+        /// Larger batches make Raft entries whose AppendEntries (JSON today) miss openraft's
+        /// heartbeat-length RPC timeout and are resent until they fit (see RESULTS.md).
+        #[arg(long, default_value_t = 50)]
+        batch: u32,
+        /// CreateTopics requests in flight.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Every scenario above.
     All,
 }
@@ -166,6 +189,24 @@ async fn main() -> Result<()> {
             };
             run_brokers(&cli, &kraftd, plan).await
         }
+        Scenario::Scale {
+            topics,
+            partitions,
+            brokers,
+            batch,
+            concurrency,
+        } => {
+            let plan = scale::ScalePlan {
+                topics: topics.unwrap_or(if cli.quick { 500 } else { 100_000 }),
+                partitions: *partitions,
+                replication_factor: 3,
+                brokers: *brokers,
+                batch: *batch,
+                concurrency: *concurrency,
+                snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
+            };
+            run_scale(&cli, &kraftd, &plan).await
+        }
         Scenario::All => {
             run_writes(&cli, &kraftd, fonts).await?;
             run_peer(&cli, &kraftd, 200, fonts).await?;
@@ -177,7 +218,19 @@ async fn main() -> Result<()> {
                 connections: 8,
                 kraftd_flags: Vec::new(),
             };
-            run_brokers(&cli, &kraftd, plan).await
+            run_brokers(&cli, &kraftd, plan).await?;
+            {
+                let plan = scale::ScalePlan {
+                    topics: if cli.quick { 500 } else { 100_000 },
+                    partitions: 10,
+                    replication_factor: 3,
+                    brokers: 100,
+                    batch: 50,
+                    concurrency: 4,
+                    snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
+                };
+                run_scale(&cli, &kraftd, &plan).await
+            }
         }
     }
 }
@@ -332,5 +385,28 @@ async fn run_brokers(cli: &Cli, kraftd: &Path, plan: brokers::BrokersPlan) -> Re
     if r.heartbeats == 0 {
         bail!("no heartbeat was answered in the steady phase");
     }
+    Ok(())
+}
+
+async fn run_scale(cli: &Cli, kraftd: &Path, plan: &scale::ScalePlan) -> Result<()> {
+    let r = scale::run(kraftd.to_path_buf(), plan, !cli.no_progress).await?;
+    let full_size = r.total_partitions >= 1_000_000;
+    scale::print(plan, &r, full_size);
+    write_json(
+        &cli.out,
+        "scale.json",
+        &json!({
+            "scenario": "scale",
+            "environment": Environment::collect(cli.quick),
+            "plan": plan,
+            "result": r,
+            "targets": {
+                "rss_mib": scale::TARGET_RSS_MIB,
+                "snapshot_bytes": scale::TARGET_SNAPSHOT_BYTES,
+                "restart_s": scale::TARGET_RESTART_S,
+                "new_broker_fetch_s": scale::TARGET_FETCH_S,
+            },
+        }),
+    )?;
     Ok(())
 }

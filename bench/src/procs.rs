@@ -102,6 +102,28 @@ impl Group {
         Ok(())
     }
 
+    /// SIGTERMs process `i` and waits up to `grace` for it to exit (then SIGKILLs it).
+    pub fn terminate(&mut self, i: usize, grace: Duration) {
+        let Some(mut c) = self.procs[i].child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(c.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let deadline = std::time::Instant::now() + grace;
+        while std::time::Instant::now() < deadline {
+            if matches!(c.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
     /// SIGKILLs process `i` and reaps it.
     pub fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.procs[i].child.take() {
@@ -161,6 +183,17 @@ pub struct KraftCluster {
 impl KraftCluster {
     /// Starts `n` kraftd voters with `extra` flags on each (e.g. election timeouts).
     pub fn start(bin: PathBuf, n: usize, extra: &[String]) -> Result<Self> {
+        Self::start_each(bin, n, extra, |_| Vec::new())
+    }
+
+    /// [`KraftCluster::start`], plus `per_node(i)` flags for node index `i` (e.g. its own
+    /// `--metrics-listen` port).
+    pub fn start_each(
+        bin: PathBuf,
+        n: usize,
+        extra: &[String],
+        per_node: impl Fn(usize) -> Vec<String>,
+    ) -> Result<Self> {
         let mut group = Group::new(bin, "kraft-bench-kraftd-")?;
         let addrs: Vec<String> = (0..n)
             .map(|_| free_port().map(|p| format!("127.0.0.1:{p}")))
@@ -184,6 +217,7 @@ impl KraftCluster {
                 voters.clone(),
             ];
             args.extend(extra.iter().cloned());
+            args.extend(per_node(i));
             group.add(args, &format!("kraftd-{}", i + 1));
         }
         for i in 0..n {

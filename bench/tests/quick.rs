@@ -179,3 +179,43 @@ fn brokers_quick_keeps_every_broker_unfenced_without_writing_the_log() {
         "{r}"
     );
 }
+
+#[test]
+fn scale_quick_creates_every_partition_and_measures_snapshot_restart_and_fetch() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let v = bench(
+        out.path(),
+        &["scale", "--topics", "500", "--brokers", "100"],
+    );
+    let r = &v["result"];
+    // Every created topic and partition reached a new broker's image.
+    assert_eq!(r["total_partitions"].as_u64(), Some(5_000), "{r}");
+    assert_eq!(r["image_topics"].as_u64(), Some(500), "{r}");
+    assert_eq!(r["image_partitions"].as_u64(), Some(5_000), "{r}");
+    assert!(r["create_s"].as_f64().expect("create_s") > 0.0, "{r}");
+    assert!(r["last_offset"].as_u64().expect("offset") > 0, "{r}");
+    // Every controller reported its memory and wrote a snapshot covering the last create.
+    let memory = r["memory"].as_array().expect("memory");
+    let snapshots = r["snapshots"].as_array().expect("snapshots");
+    assert_eq!(memory.len(), 3, "{r}");
+    assert_eq!(snapshots.len(), 3, "{r}");
+    for m in memory {
+        assert!(m["rss_mib"].as_f64().expect("rss") > 1.0, "{m}");
+    }
+    for s in snapshots {
+        assert!(s["file_bytes"].as_u64().expect("bytes") > 0, "{s}");
+    }
+    // The leader built its snapshot (followers may have installed one instead).
+    assert!(
+        snapshots.iter().any(|s| s["build_ms"].as_f64().is_some()),
+        "{r}"
+    );
+    assert!(
+        r["restart_to_serving_s"].as_f64().expect("restart") > 0.0,
+        "{r}"
+    );
+    assert!(
+        r["new_broker_fetch_s"].as_f64().expect("fetch") > 0.0,
+        "{r}"
+    );
+}

@@ -241,6 +241,8 @@ pub struct StorageView {
     pub fsync: HistogramSnapshot,
     /// The last snapshot, if any.
     pub snapshot: Option<LastSnapshot>,
+    /// How long the last snapshot built by this process took, if one was built.
+    pub snapshot_build: Option<Duration>,
     /// The scrape's wall clock (for the snapshot's age).
     pub now: SystemTime,
 }
@@ -448,6 +450,18 @@ fn render_storage(out: &mut String, s: &StorageView) {
         "Seconds since the latest local snapshot was built or installed (KRaft snapshot age).",
         &age,
     );
+    let build: Samples = s
+        .snapshot_build
+        .map(|d| vec![(String::new(), d.as_secs_f64())])
+        .unwrap_or_default();
+    family(
+        out,
+        "kraftd_snapshot_build_seconds",
+        "gauge",
+        "How long the last snapshot built by this process took: encode, write, fsync (no \
+         sample before the first build).",
+        &build,
+    );
 }
 
 /// The KRaft controller gauges under a JMX exporter's names for
@@ -645,6 +659,7 @@ fn storage_view(ctl: &Controller) -> StorageView {
         append: log.append.snapshot(),
         fsync: log.fsync.snapshot(),
         snapshot: ctl.node().snapshot_stats().last(),
+        snapshot_build: ctl.node().snapshot_stats().last_build(),
         now: SystemTime::now(),
     }
 }
@@ -783,6 +798,7 @@ mod tests {
                 bytes: 4096,
                 taken: now - Duration::from_secs(30),
             }),
+            snapshot_build: Some(Duration::from_millis(1500)),
             now,
         };
         let text = render_text(&status("leader"), &image, &storage);
@@ -819,6 +835,10 @@ mod tests {
         );
         assert!(text.contains("kraftd_snapshot_size_bytes 4096\n"), "{text}");
         assert!(text.contains("kraftd_snapshot_age_seconds 30\n"), "{text}");
+        assert!(
+            text.contains("kraftd_snapshot_build_seconds 1.5\n"),
+            "{text}"
+        );
         assert!(
             text.contains("kraftd_rpc_slow_requests_total{rpc=\"TestRpc\"} 1\n"),
             "{text}"

@@ -6,6 +6,7 @@
 //!   LogStore::append ─► LogStats.append  (batch insert + fsync, the whole acknowledged write)
 //!   LogStore::flush  ─► LogStats.fsync   (every fsync: append, vote, truncate, purge)
 //!   SnapshotDir::save / load ─► SnapshotStats (bytes of the last snapshot, when it was taken)
+//!   build_snapshot          ─► SnapshotStats (how long the last build took)
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +104,9 @@ pub struct SnapshotStats {
     bytes: AtomicU64,
     /// Milliseconds since the Unix epoch when the snapshot was taken; 0: no snapshot yet.
     taken_unix_ms: AtomicU64,
+    /// Microseconds the last snapshot built here took (encode + write + fsync), plus one;
+    /// 0: none built since start.
+    build_micros: AtomicU64,
 }
 
 /// What [`SnapshotStats::last`] reports.
@@ -124,6 +128,21 @@ impl SnapshotStats {
             .max(1);
         self.bytes.store(bytes, Ordering::Relaxed);
         self.taken_unix_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Notes how long building (encoding, writing and fsyncing) the last snapshot took.
+    pub fn record_build(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX - 1);
+        self.build_micros.store(micros + 1, Ordering::Relaxed);
+    }
+
+    /// How long the last snapshot built by this process took (`None`: none built yet;
+    /// installed and loaded snapshots do not count).
+    pub fn last_build(&self) -> Option<Duration> {
+        match self.build_micros.load(Ordering::Relaxed) {
+            0 => None,
+            m => Some(Duration::from_micros(m - 1)),
+        }
     }
 
     /// The last snapshot, if there is one.
@@ -158,6 +177,9 @@ mod tests {
         let s = SnapshotStats::default();
         assert_eq!(s.last(), None);
         let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(s.last_build(), None);
+        s.record_build(Duration::from_millis(250));
+        assert_eq!(s.last_build(), Some(Duration::from_millis(250)));
         s.record(10, t);
         s.record(42, t + Duration::from_secs(5));
         assert_eq!(

@@ -1,7 +1,17 @@
 //! The metadata image: the replicated state every controller holds (Kafka `MetadataImage`).
 //!
 //! [`MetadataImage::apply`] is the only way to change it (STYLE §2 step 5). Everything
-//! else reads. A snapshot is `serde_json` of the whole image.
+//! else reads.
+//!
+//! Snapshot body (also the image a new broker fetches), [`MetadataImage::encode`]:
+//!
+//! ```text
+//!  0x01 · postcard(image)     current: binary, varint integers, no field names
+//!  '{'  ...                   legacy (before format 1): serde_json of the image, still read
+//! ```
+//!
+//! postcard is not self-describing: a field added to the image needs a new format byte
+//! (and a decoder for the old one), not just `#[serde(default)]`.
 
 mod apply;
 mod cluster;
@@ -23,6 +33,26 @@ pub use topics::{PartitionRegistration, TopicImage, TopicsImage};
 use crate::ids::{BrokerId, TopicId};
 use crate::records::ConfigResourceType;
 use crate::topic_config::{self, ConfigSource};
+
+/// First byte of an image encoded by [`MetadataImage::encode`]: postcard follows.
+pub const IMAGE_FORMAT_POSTCARD: u8 = 0x01;
+
+/// Why an image could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageCodecError {
+    /// No bytes at all.
+    #[error("empty metadata image")]
+    Empty,
+    /// The first byte names no format this version reads.
+    #[error("unknown metadata image format byte 0x{0:02x} (expected 0x01 or '{{')")]
+    UnknownFormat(u8),
+    /// The body does not decode to an image.
+    #[error("metadata image does not decode: {0}")]
+    Decode(String),
+    /// Serialization failed (cannot happen for the plain image types).
+    #[error("metadata image does not encode: {0}")]
+    Encode(String),
+}
 
 /// Cluster, topics, configs and features, as of `last_applied_offset`.
 ///
@@ -47,14 +77,35 @@ impl MetadataImage {
         Self::default()
     }
 
-    /// Encode as a snapshot body (JSON).
-    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(self)
+    /// Encode as a snapshot body: [`IMAGE_FORMAT_POSTCARD`] then the postcard encoding.
+    /// Deterministic: equal images encode to equal bytes (ordered maps only).
+    pub fn encode(&self) -> Result<Vec<u8>, ImageCodecError> {
+        let mut out = vec![IMAGE_FORMAT_POSTCARD];
+        postcard::to_io(self, &mut out).map_err(|e| ImageCodecError::Encode(e.to_string()))?;
+        Ok(out)
     }
 
-    /// Decode a snapshot body written by [`MetadataImage::encode`].
-    pub fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    /// Decode a snapshot body written by [`MetadataImage::encode`], or by an older kraftd
+    /// (serde_json, first byte `{`). Never panics, whatever the input.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ImageCodecError> {
+        match bytes.split_first() {
+            None => Err(ImageCodecError::Empty),
+            Some((&IMAGE_FORMAT_POSTCARD, body)) => {
+                let (image, rest) = postcard::take_from_bytes::<Self>(body)
+                    .map_err(|e| ImageCodecError::Decode(e.to_string()))?;
+                if !rest.is_empty() {
+                    return Err(ImageCodecError::Decode(format!(
+                        "{} trailing bytes after the image",
+                        rest.len()
+                    )));
+                }
+                Ok(image)
+            }
+            Some((b'{', _)) => {
+                serde_json::from_slice(bytes).map_err(|e| ImageCodecError::Decode(e.to_string()))
+            }
+            Some((&other, _)) => Err(ImageCodecError::UnknownFormat(other)),
+        }
     }
 
     /// Offset of the last batch applied (0 when none).
@@ -208,3 +259,7 @@ impl MetadataImage {
             .map(String::as_str)
     }
 }
+
+#[cfg(test)]
+#[path = "codec_test.rs"]
+mod codec_test;

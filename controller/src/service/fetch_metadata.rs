@@ -179,13 +179,11 @@ async fn serve(ctl: &Controller, mut sent: Option<u64>, tx: &Tx) -> Result<(), E
 
 /// Sends the applied image in chunks and returns its offset.
 async fn send_image(ctl: &Controller, tx: &Tx) -> Result<u64, End> {
-    // Clone under the machine's read lock so bytes and offset match; encode outside it, so
-    // apply is not held up by a large image.
-    let image = ctl.read_local(|i| i.clone());
-    let offset = image.last_applied_offset();
-    let bytes = image
-        .encode()
-        .map_err(|e| End::Failed(Status::internal(format!("encode image: {e}"))))?;
+    // Encode under the machine's read lock so bytes and offset match. The binary encoding is
+    // faster than a deep copy of the image (and needs no second image in memory), so apply
+    // waits less than it would for a clone.
+    let (offset, bytes) = ctl.read_local(|i| (i.last_applied_offset(), i.encode()));
+    let bytes = bytes.map_err(|e| End::Failed(Status::internal(format!("encode image: {e}"))))?;
     debug!(offset, bytes = bytes.len(), "sending metadata image");
     let chunks = bytes.len().div_ceil(IMAGE_CHUNK_BYTES).max(1);
     for (i, chunk) in bytes.chunks(IMAGE_CHUNK_BYTES).enumerate() {
