@@ -58,10 +58,28 @@ impl<M: Machine> RaftService for RaftServiceImpl<M> {
             };
             std::future::ready(rpc)
         });
-        let out = self.raft.stream_append(input).map(|r| match r {
-            Ok(res) => encode(&res),
-            Err(fatal) => Err(Status::unavailable(format!("raft: {fatal}"))),
-        });
+        // An idle session would otherwise outlive this node's Raft (the response stream only
+        // notices a stopped core on the next request) and hold up the server's graceful stop.
+        let mut metrics = self.raft.metrics();
+        let stopped = async move {
+            use openraft::async_runtime::WatchReceiver as _;
+            loop {
+                if metrics.borrow_watched().state == openraft::ServerState::Shutdown {
+                    return;
+                }
+                if metrics.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let out = self
+            .raft
+            .stream_append(input)
+            .map(|r| match r {
+                Ok(res) => encode(&res),
+                Err(fatal) => Err(Status::unavailable(format!("raft: {fatal}"))),
+            })
+            .take_until(Box::pin(stopped));
         Ok(Response::new(Box::pin(out)))
     }
 
