@@ -60,6 +60,8 @@ pub struct Node<M: Machine> {
     log: LogStore,
     /// Size and time of the last snapshot (shared with the state-machine store).
     snapshot_stats: Arc<SnapshotStats>,
+    /// Set by [`Node::shutdown`]: long-lived replication streams served here end on it.
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl<M: Machine> Clone for Node<M> {
@@ -71,6 +73,7 @@ impl<M: Machine> Clone for Node<M> {
             network: self.network.clone(),
             log: self.log.clone(),
             snapshot_stats: self.snapshot_stats.clone(),
+            stopping: self.stopping.clone(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl<M: Machine> Node<M> {
             network,
             log: log_reader,
             snapshot_stats,
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 
@@ -244,8 +248,11 @@ impl<M: Machine> Node<M> {
 
     /// The `RaftService` to mount on this node's gRPC server.
     pub fn raft_service(&self) -> RaftServiceServer<RaftServiceImpl<M>> {
-        RaftServiceServer::new(RaftServiceImpl::new(self.raft.clone()))
-            .max_decoding_message_size(64 * 1024 * 1024)
+        RaftServiceServer::new(RaftServiceImpl::new(
+            self.raft.clone(),
+            self.stopping.subscribe(),
+        ))
+        .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     /// Proposes `data` and waits until it is committed and applied here. Returns the entry's
@@ -491,6 +498,7 @@ impl<M: Machine> Node<M> {
 
     /// Stops Raft. Safe to call once the gRPC server no longer needs it.
     pub async fn shutdown(&self) {
+        self.stopping.send_replace(true);
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

@@ -2,23 +2,19 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt as _};
 use kraft_proto::SnapshotChunk;
 use kraft_proto::raft_service_client::RaftServiceClient;
 use kraft_storage::TypeConfig;
-use openraft::base::{BoxFuture, BoxStream};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
-use openraft::raft::StreamAppendResult;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, OptionalSend, RaftNetworkFactory, RaftNetworkV2};
+use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 use tonic::transport::{Channel, Endpoint};
 
 use super::{SNAPSHOT_CHUNK_BYTES, decode};
@@ -172,77 +168,8 @@ impl PeerClient {
     }
 }
 
-/// How long a replication stream may wait for the answer to a request it sent before the
-/// session is treated as broken (a blackholed connection never errors by itself).
-const STREAM_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
-
 impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = Vec<u8>;
-
-    /// Pipelined replication over one bidirectional gRPC stream: requests are sent as openraft
-    /// produces them without waiting for earlier answers; HTTP/2 keeps both directions in
-    /// order, so responses match requests one to one.
-    fn stream_append<'s, S>(
-        &'s mut self,
-        input: S,
-        option: RPCOption,
-    ) -> BoxFuture<
-        's,
-        Result<
-            BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>,
-            RPCError<TypeConfig>,
-        >,
-    >
-    where
-        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
-    {
-        Box::pin(async move {
-            let mut c = self.client(&option)?;
-            let sent = Arc::new(AtomicU64::new(0));
-            let counter = sent.clone();
-            let requests = input.filter_map(move |rpc| {
-                let msg = match super::encode(&rpc) {
-                    Ok(m) => {
-                        counter.fetch_add(1, Ordering::Release);
-                        Some(m)
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "StreamAppend: cannot encode a request");
-                        None
-                    }
-                };
-                std::future::ready(msg)
-            });
-            let responses = c
-                .stream_append(tonic::Request::new(requests))
-                .await
-                .map_err(status_to_rpc)?
-                .into_inner();
-            let state = (responses, sent, 0u64);
-            let out = futures::stream::unfold(Some(state), |state| async move {
-                let (mut responses, sent, mut answered) = state?;
-                loop {
-                    match tokio::time::timeout(STREAM_RESPONSE_TIMEOUT, responses.next()).await {
-                        Ok(None) => return None,
-                        Ok(Some(Err(s))) => return Some((Err(status_to_rpc(s)), None)),
-                        Ok(Some(Ok(msg))) => {
-                            answered += 1;
-                            let item = decode::<StreamAppendResult<TypeConfig>>(
-                                &msg.data,
-                                "StreamAppendResult",
-                            )
-                            .map_err(|s| RPCError::Network(NetworkError::new(&s)));
-                            return Some((item, Some((responses, sent, answered))));
-                        }
-                        // Nothing outstanding: an idle session, keep waiting.
-                        Err(_) if sent.load(Ordering::Acquire) <= answered => continue,
-                        Err(elapsed) => return Some((Err(unreachable(&elapsed)), None)),
-                    }
-                }
-            });
-            Ok(Box::pin(out) as BoxStream<'s, _>)
-        })
-    }
 
     async fn append_entries(
         &mut self,

@@ -16,12 +16,17 @@ type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
 /// `kraft.v1.RaftService` backed by a local openraft instance.
 pub struct RaftServiceImpl<M: Machine> {
     raft: Raft<TypeConfig, StateMachineStore<M>>,
+    /// Becomes true when the node shuts down: `StreamAppend` sessions end then.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<M: Machine> RaftServiceImpl<M> {
-    /// Serves RPCs for `raft`.
-    pub fn new(raft: Raft<TypeConfig, StateMachineStore<M>>) -> Self {
-        Self { raft }
+    /// Serves RPCs for `raft` until `stopping` becomes true.
+    pub fn new(
+        raft: Raft<TypeConfig, StateMachineStore<M>>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self { raft, stopping }
     }
 }
 
@@ -60,17 +65,9 @@ impl<M: Machine> RaftService for RaftServiceImpl<M> {
         });
         // An idle session would otherwise outlive this node's Raft (the response stream only
         // notices a stopped core on the next request) and hold up the server's graceful stop.
-        let mut metrics = self.raft.metrics();
+        let mut stopping = self.stopping.clone();
         let stopped = async move {
-            use openraft::async_runtime::WatchReceiver as _;
-            loop {
-                if metrics.borrow_watched().state == openraft::ServerState::Shutdown {
-                    return;
-                }
-                if metrics.changed().await.is_err() {
-                    return;
-                }
-            }
+            let _ = stopping.wait_for(|s| *s).await;
         };
         let out = self
             .raft
