@@ -57,7 +57,18 @@ pub async fn wait_ready(bootstrap: &str, timeout: Duration) -> Result<Client> {
 impl KraftTarget {
     /// Starts the quorum (each node with `extra` flags) and 3 unfenced brokers.
     pub async fn start(bin: PathBuf, extra: &[String]) -> Result<Self> {
-        let cluster = KraftCluster::start(bin, 3, extra)?;
+        // Diagnostics: KRAFT_BENCH_METRICS_PORT=P serves node i's Prometheus metrics on
+        // 127.0.0.1:P+i while the run lasts (e.g. the log's append and fsync histograms).
+        let metrics_base = std::env::var("KRAFT_BENCH_METRICS_PORT")
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok());
+        let cluster = KraftCluster::start_each(bin, 3, extra, |i| match metrics_base {
+            Some(base) => vec![
+                "--metrics-listen".into(),
+                format!("127.0.0.1:{}", base as usize + i),
+            ],
+            None => Vec::new(),
+        })?;
         let bootstrap = cluster.bootstrap();
         let client = match wait_ready(&bootstrap, Duration::from_secs(30)).await {
             Ok(c) => c,
@@ -85,9 +96,26 @@ impl KraftTarget {
         sim.wait_unfenced(Duration::from_secs(30))
             .await
             .context("brokers unfenced")?;
-        let mut clients = vec![client];
-        for _ in 1..CONNECTIONS {
-            clients.push(Client::connect_with(&bootstrap, client_config()).await?);
+        // Writes go straight to the active controller, as the etcd clients go to etcd's
+        // leader: a client on a follower pays a forwarding hop (any controller still answers).
+        // The rest of the list stays behind it for failover.
+        let write_bootstrap = match client.describe_cluster(false).await {
+            Ok(d) if !d.active_controller_endpoint.is_empty() => {
+                let mut list = vec![d.active_controller_endpoint.clone()];
+                list.extend(
+                    cluster
+                        .addrs
+                        .iter()
+                        .filter(|a| **a != d.active_controller_endpoint)
+                        .cloned(),
+                );
+                list.join(",")
+            }
+            _ => bootstrap.clone(),
+        };
+        let mut clients = Vec::new();
+        for _ in 0..CONNECTIONS {
+            clients.push(Client::connect_with(&write_bootstrap, client_config()).await?);
         }
         Ok(Self {
             cluster,

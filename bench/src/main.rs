@@ -337,7 +337,7 @@ async fn run_failover(cli: &Cli, kraftd: &Path, repeats: Option<usize>, rate: u6
                 "--heartbeat-ms".into(),
                 "20".into(),
                 "--election-timeout-ms".into(),
-                "100,200".into(),
+                "60,90".into(),
             ],
         ),
     ];
