@@ -74,8 +74,25 @@ impl KraftTarget {
             Ok(c) => c,
             Err(e) => bail!("{e:#}\nnode 1 log:\n{}", cluster.group.log_tail(0)),
         };
+        // Writes (and the simulated brokers' AlterPartition) go straight to the active
+        // controller, as the etcd clients go to etcd's leader: a client on a follower pays a forwarding hop (any controller still answers).
+        // The rest of the list stays behind it for failover.
+        let write_bootstrap = match client.describe_cluster(false).await {
+            Ok(d) if !d.active_controller_endpoint.is_empty() => {
+                let mut list = vec![d.active_controller_endpoint.clone()];
+                list.extend(
+                    cluster
+                        .addrs
+                        .iter()
+                        .filter(|a| **a != d.active_controller_endpoint)
+                        .cloned(),
+                );
+                list.join(",")
+            }
+            _ => bootstrap.clone(),
+        };
         let sim = BrokerSimulator::register(
-            client.clone(),
+            Client::connect_with(&write_bootstrap, client_config()).await?,
             SimulatorConfig {
                 count: 3,
                 interval: Duration::from_millis(500),
@@ -96,23 +113,6 @@ impl KraftTarget {
         sim.wait_unfenced(Duration::from_secs(30))
             .await
             .context("brokers unfenced")?;
-        // Writes go straight to the active controller, as the etcd clients go to etcd's
-        // leader: a client on a follower pays a forwarding hop (any controller still answers).
-        // The rest of the list stays behind it for failover.
-        let write_bootstrap = match client.describe_cluster(false).await {
-            Ok(d) if !d.active_controller_endpoint.is_empty() => {
-                let mut list = vec![d.active_controller_endpoint.clone()];
-                list.extend(
-                    cluster
-                        .addrs
-                        .iter()
-                        .filter(|a| **a != d.active_controller_endpoint)
-                        .cloned(),
-                );
-                list.join(",")
-            }
-            _ => bootstrap.clone(),
-        };
         let mut clients = Vec::new();
         for _ in 0..CONNECTIONS {
             clients.push(Client::connect_with(&write_bootstrap, client_config()).await?);

@@ -6,29 +6,48 @@ use std::io;
 use kraft_storage::{Command, CommandReply, Machine};
 
 pub use crate::committed::ApplyOutcome;
-use crate::committed::apply_entry;
+use crate::committed::{apply_entry, apply_entry_all};
 use crate::image::MetadataImage;
-use crate::records::{CodecError, decode_binary, encode_binary};
+use crate::records::{
+    BATCH_FORMAT_GROUP, CodecError, decode_binary, decode_body, encode_binary, encode_group,
+};
 
 impl ApplyOutcome {
     /// Decodes a reply produced by [`Machine::apply`] below (binary, format byte first, as
-    /// record batches).
+    /// record batches) for a single-batch entry.
     pub fn decode(reply: &CommandReply) -> Result<Self, CodecError> {
         decode_binary(&reply.data)
     }
+
+    /// Decodes the outcomes of every batch of an entry: a group reply (one outcome per
+    /// batch, in order) or a single outcome.
+    pub fn decode_all(reply: &CommandReply) -> Result<Vec<Self>, CodecError> {
+        match reply.data.first() {
+            Some(&BATCH_FORMAT_GROUP) => decode_body(&reply.data),
+            _ => Ok(vec![Self::decode(reply)?]),
+        }
+    }
 }
 
-fn reply(outcome: &ApplyOutcome) -> CommandReply {
+fn reply(outcomes: &[ApplyOutcome], group: bool) -> CommandReply {
     // Encoding a two-variant enum of a string cannot fail; fall back to an empty reply rather
     // than panic inside apply (the proposer then reports it as undecodable).
+    let data = match outcomes {
+        [one] if !group => encode_binary(one),
+        many => encode_group(&many),
+    };
     CommandReply {
-        data: encode_binary(outcome).unwrap_or_default(),
+        data: data.unwrap_or_default(),
     }
 }
 
 impl Machine for MetadataImage {
     fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply {
-        reply(&apply_entry(self, log_index, Some(&command.data)))
+        let group = command.data.first() == Some(&BATCH_FORMAT_GROUP);
+        reply(
+            &apply_entry_all(self, log_index, Some(&command.data)),
+            group,
+        )
     }
 
     fn apply_blank(&mut self, log_index: u64) {
@@ -57,7 +76,7 @@ mod tests {
                 reason: "broker 3 epoch 7 is not current".into(),
             },
         ] {
-            let r = reply(&outcome);
+            let r = reply(std::slice::from_ref(&outcome), false);
             assert_eq!(r.data[0], crate::records::BATCH_FORMAT_BINARY);
             assert_eq!(ApplyOutcome::decode(&r).expect("decode"), outcome);
             let json = CommandReply {
@@ -67,5 +86,31 @@ mod tests {
         }
         let empty = CommandReply { data: Vec::new() };
         assert!(ApplyOutcome::decode(&empty).is_err());
+        assert!(ApplyOutcome::decode_all(&empty).is_err());
+    }
+
+    #[test]
+    fn group_replies_carry_one_outcome_per_batch() {
+        let outcomes = vec![
+            ApplyOutcome::Applied,
+            ApplyOutcome::Rejected {
+                reason: "topic a exists".into(),
+            },
+        ];
+        let r = reply(&outcomes, true);
+        assert_eq!(r.data[0], BATCH_FORMAT_GROUP);
+        assert_eq!(ApplyOutcome::decode_all(&r).expect("decode"), outcomes);
+        // A group of one still answers as a group; a plain batch as one outcome.
+        let one = reply(&outcomes[..1], true);
+        assert_eq!(
+            ApplyOutcome::decode_all(&one).expect("decode"),
+            outcomes[..1]
+        );
+        let plain = reply(&outcomes[..1], false);
+        assert_eq!(plain.data[0], crate::records::BATCH_FORMAT_BINARY);
+        assert_eq!(
+            ApplyOutcome::decode_all(&plain).expect("decode"),
+            outcomes[..1]
+        );
     }
 }

@@ -71,6 +71,15 @@ static FETCH_STREAMS: AtomicU64 = AtomicU64::new(0);
 static FETCH_IMAGE_CHUNKS: AtomicU64 = AtomicU64::new(0);
 static FETCH_DELTAS: AtomicU64 = AtomicU64::new(0);
 static FETCH_KEEP_ALIVES: AtomicU64 = AtomicU64::new(0);
+static WRITE_ENTRIES: AtomicU64 = AtomicU64::new(0);
+static WRITE_BATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one Raft entry the active controller proposed for `batches` write requests (group
+/// commit: several requests' batches in one entry).
+pub fn write_entry_proposed(batches: usize) {
+    WRITE_ENTRIES.fetch_add(1, Ordering::Relaxed);
+    WRITE_BATCHES.fetch_add(batches as u64, Ordering::Relaxed);
+}
 
 /// One message kind of the FetchMetadata stream.
 #[derive(Debug, Clone, Copy)]
@@ -407,6 +416,7 @@ pub fn render_text(status: &QuorumStatus, image: &ImageGauges, storage: &Storage
     render_kraft_names(&mut out, status, image);
     render_rpcs(&mut out);
     render_fetch_metadata(&mut out);
+    render_writes(&mut out);
     out
 }
 
@@ -538,6 +548,24 @@ fn render_fetch_metadata(out: &mut String) {
             ("keep_alive", &FETCH_KEEP_ALIVES),
         ]
         .map(|(k, c)| (format!("kind=\"{k}\""), c.load(Ordering::Relaxed) as f64)),
+    );
+}
+
+fn render_writes(out: &mut String) {
+    family(
+        out,
+        "kraftd_write_entries_total",
+        "counter",
+        "Raft entries this controller proposed as the active controller for write requests.",
+        &[(String::new(), WRITE_ENTRIES.load(Ordering::Relaxed) as f64)],
+    );
+    family(
+        out,
+        "kraftd_write_batches_total",
+        "counter",
+        "Write requests' record batches in those entries (group commit: batches / entries is \
+         the mean group size).",
+        &[(String::new(), WRITE_BATCHES.load(Ordering::Relaxed) as f64)],
     );
 }
 

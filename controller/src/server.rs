@@ -73,8 +73,9 @@ pub async fn serve_secure(
         authentication = security.auth.enabled(),
         "serving gRPC"
     );
+    // `tcp_nodelay` here does not reach sockets from `serve_with_incoming`: `no_delay` and
+    // `tls::incoming` set it on each accepted socket.
     let router = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .layer(RpcLayer::new(ctl.slow_request()))
         .layer(AuthLayer::new(security.auth))
         .add_service(ctl.node().raft_service())
@@ -97,12 +98,29 @@ pub async fn serve_secure(
         }
         None => {
             router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+                .serve_with_incoming_shutdown(no_delay(TcpListenerStream::new(listener)), shutdown)
                 .await
         }
     };
     health_task.abort();
     res
+}
+
+/// Sets TCP_NODELAY on every accepted socket. Without it, a small reply written while the
+/// previous one is unacknowledged waits for the peer's delayed ACK (~40 ms on Linux): Nagle's
+/// algorithm against HTTP/2's small frames. tonic applies its own `tcp_nodelay` only to
+/// listeners it binds itself.
+pub fn no_delay(
+    incoming: impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>>,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    incoming.map(|accepted| {
+        accepted.inspect(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        })
+    })
 }
 
 async fn track_health(ctl: Arc<Controller>, reporter: tonic_health::server::HealthReporter) {
@@ -127,5 +145,26 @@ async fn track_health(ctl: Arc<Controller>, reporter: tonic_health::server::Heal
             last = Some(status);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut incoming = Box::pin(no_delay(TcpListenerStream::new(listener)));
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let accepted = incoming
+            .next()
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        assert!(accepted.nodelay().expect("read TCP_NODELAY"));
     }
 }

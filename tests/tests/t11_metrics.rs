@@ -47,6 +47,8 @@ const SERIES: &[&str] = &[
     "kraftd_rpc_duration_seconds_count",
     "kraftd_fetch_metadata_streams",
     "kraftd_fetch_metadata_messages_total",
+    "kraftd_write_entries_total",
+    "kraftd_write_batches_total",
     "kafka_controller_KafkaController_ActiveControllerCount",
     "kafka_controller_KafkaController_OfflinePartitionsCount",
     "kafka_controller_KafkaController_FencedBrokerCount",
@@ -451,4 +453,73 @@ async fn metrics_endpoint_tracks_raft_and_the_image() {
         })
         .await;
     }
+}
+
+/// Group commit: concurrent creates on the active controller land in fewer Raft entries than
+/// requests (`kraftd_write_entries_total` vs `kraftd_write_batches_total`), every one of them
+/// is acknowledged without error, and every controller ends up holding all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_raft_entries_and_all_land() {
+    const TOPICS: usize = 64;
+    let cluster = Cluster::start_with_metrics(3);
+    let b = cluster.bootstrap();
+    let leader = wait_for_leader(&b).await;
+    let _brokers = kraft_tests::brokers::Brokers::start(&b, 3).await;
+    let addr = cluster.metrics_addr(leader);
+    let before = scrape(&addr).await.expect("scrape before");
+    let client = Client::connect(&cluster.addr(leader))
+        .await
+        .expect("connect");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..TOPICS {
+        let client = client.clone();
+        tasks.spawn(async move {
+            client
+                .create_topics(pb::CreateTopicsRequest {
+                    topics: vec![pb::CreatableTopic {
+                        name: format!("group-{i}"),
+                        num_partitions: 1,
+                        replication_factor: 3,
+                        ..Default::default()
+                    }],
+                    validate_only: false,
+                })
+                .await
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let reply = joined.expect("task").expect("create");
+        let code = reply.topics[0].error.as_ref().map_or(0, |e| e.error_code);
+        assert_eq!(code, 0, "{reply:?}");
+    }
+
+    let after = scrape(&addr).await.expect("scrape after");
+    let entries =
+        val(&after, "kraftd_write_entries_total") - val(&before, "kraftd_write_entries_total");
+    let batches =
+        val(&after, "kraftd_write_batches_total") - val(&before, "kraftd_write_batches_total");
+    assert!(batches >= TOPICS as f64, "batches {batches}");
+    assert!(
+        entries >= 1.0 && entries < batches,
+        "{TOPICS} concurrent creates: {entries} entries for {batches} batches"
+    );
+    wait_until(
+        "every controller holds every topic",
+        Duration::from_secs(30),
+        || {
+            let cluster = &cluster;
+            async move {
+                for id in 1..=3 {
+                    let m = scrape(&cluster.metrics_addr(id)).await?;
+                    let topics = val(&m, "kraftd_topics");
+                    if topics != TOPICS as f64 {
+                        return Err(format!("node {id}: {topics} topics"));
+                    }
+                }
+                Ok(())
+            }
+        },
+    )
+    .await;
 }

@@ -59,6 +59,18 @@ impl MetadataImage {
                 last_applied: self.last_applied_offset,
             });
         }
+        self.apply_in_entry(batch, offset)
+    }
+
+    /// [`MetadataImage::apply`] for one batch of a group entry: `offset` may equal
+    /// `last_applied_offset` (an earlier batch of the same entry), never be below it.
+    pub fn apply_in_entry(&mut self, batch: &RecordBatch, offset: u64) -> Result<(), ApplyError> {
+        if offset < self.last_applied_offset {
+            return Err(ApplyError::OffsetNotIncreasing {
+                offset,
+                last_applied: self.last_applied_offset,
+            });
+        }
         let mut undo = Vec::new();
         for record in &batch.records {
             if let Err(e) = self.apply_record(record, offset, &mut undo) {

@@ -170,6 +170,43 @@ impl RecordBatch {
 /// Format byte of binary (postcard) record batches and apply outcomes.
 pub const BATCH_FORMAT_BINARY: u8 = 0x01;
 
+/// Format byte of a *group*: several requests' batches in one Raft entry (the active
+/// controller's group commit), then postcard of the batches (or of their apply outcomes).
+/// Each batch is still applied all or nothing, on its own, in order, at the entry's offset.
+pub const BATCH_FORMAT_GROUP: u8 = 0x02;
+
+/// Encodes several batches as one Raft entry: one batch keeps the plain
+/// [`BATCH_FORMAT_BINARY`] encoding, more become a [`BATCH_FORMAT_GROUP`].
+pub fn encode_entry(batches: &[RecordBatch]) -> Result<Vec<u8>, CodecError> {
+    match batches {
+        [one] => one.encode(),
+        many => Ok(postcard::to_extend(&many, vec![BATCH_FORMAT_GROUP])?),
+    }
+}
+
+/// Decodes a Raft entry's batches: a group, a binary batch or a legacy JSON batch.
+pub fn decode_entry(bytes: &[u8]) -> Result<Vec<RecordBatch>, CodecError> {
+    match bytes.first() {
+        Some(&BATCH_FORMAT_GROUP) => decode_body(bytes),
+        _ => Ok(vec![RecordBatch::decode(bytes)?]),
+    }
+}
+
+/// [`BATCH_FORMAT_GROUP`] then postcard of `v`.
+pub(crate) fn encode_group<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
+    Ok(postcard::to_extend(v, vec![BATCH_FORMAT_GROUP])?)
+}
+
+/// Decodes [`encode_group`]'s output (format byte included).
+pub(crate) fn decode_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (v, rest) = postcard::take_from_bytes(&bytes[1..])?;
+    if rest.is_empty() {
+        Ok(v)
+    } else {
+        Err(CodecError::Trailing(rest.len()))
+    }
+}
+
 /// Why encoded records did not encode or decode.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -177,7 +214,9 @@ pub enum CodecError {
     #[error("empty record batch")]
     Empty,
     /// The first byte names no known format.
-    #[error("unknown record batch format byte {0:#04x} (expected 0x01 binary or legacy JSON)")]
+    #[error(
+        "unknown record batch format byte {0:#04x} (expected 0x01 binary, 0x02 group or legacy JSON)"
+    )]
     UnknownFormat(u8),
     /// postcard could not encode or decode the value.
     #[error("binary record batch: {0}")]
@@ -199,14 +238,7 @@ pub(crate) fn encode_binary<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> 
 pub(crate) fn decode_binary<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     match bytes.first() {
         None => Err(CodecError::Empty),
-        Some(&BATCH_FORMAT_BINARY) => {
-            let (v, rest) = postcard::take_from_bytes(&bytes[1..])?;
-            if rest.is_empty() {
-                Ok(v)
-            } else {
-                Err(CodecError::Trailing(rest.len()))
-            }
-        }
+        Some(&BATCH_FORMAT_BINARY) => decode_body(bytes),
         Some(b'{' | b'"') => Ok(serde_json::from_slice(bytes)?),
         Some(&b) => Err(CodecError::UnknownFormat(b)),
     }

@@ -19,7 +19,7 @@ mod rpc;
 pub mod status;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kraft_quorum::{Node, QuorumConfig};
@@ -34,7 +34,7 @@ use crate::heartbeats::{BrokerHeartbeatManager, DEFAULT_SESSION_TIMEOUT_MS};
 use crate::image::MetadataImage;
 use crate::limits::Limits;
 use crate::machine::ApplyOutcome;
-use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch};
+use crate::records::{ClusterIdRecord, FeatureLevelRecord, Record, RecordBatch, encode_entry};
 pub use status::ControllerError;
 
 /// How long a proposed batch may take to commit before the caller gets `REQUEST_TIMED_OUT`.
@@ -96,6 +96,10 @@ struct Writer {
     next_index: u64,
     /// Resolution of the last proposal: `Some(true)` once applied, `Some(false)` if it failed.
     tail: Option<tokio::sync::watch::Receiver<Option<bool>>>,
+    /// Batches of this term's writers not yet proposed (group commit).
+    group: Option<Group>,
+    /// Id of the last group opened.
+    group_seq: u64,
 }
 
 /// One kraftd controller.
@@ -133,6 +137,8 @@ impl Controller {
                 working: None,
                 next_index: 0,
                 tail: None,
+                group: None,
+                group_seq: 0,
             }),
             pipeline: Arc::new(Pipeline::default()),
             cluster_id: config.cluster_id,
@@ -242,13 +248,17 @@ impl Controller {
                 leader: self.node.leader(),
             });
         }
-        let mut guard = self.writer.lock().await;
+        let mut guard = {
+            let _queued = Queued::enter(&self.pipeline);
+            self.writer.lock().await
+        };
         let w = &mut *guard;
         let term = self.node.term();
         if w.ready_term != Some(term) {
             // A new leader first applies everything its predecessors committed, then gives
             // every registered broker a full session: a failover fences nobody (Kafka's
             // activate()).
+            self.flush_group(w).await;
             w.working = None;
             self.node.ensure_linearizable().await?;
             let now = now_ms() as i64;
@@ -256,10 +266,11 @@ impl Controller {
             w.ready_term = Some(term);
         }
         if self.pipeline.diverged.load(Ordering::Acquire) {
+            self.flush_group(w).await;
             w.working = None;
         }
-        // `working` stays out of the writer until this write has handed its batch to Raft: if
-        // this future is dropped on the way, the next writer rebuilds it from the applied image.
+        // `working` stays out of the writer while this write may await: if this future is
+        // dropped on the way, the next writer rebuilds it from the applied image.
         let mut working = match w.working.take() {
             Some(image) => image,
             None => self.rebuild_working(w).await?,
@@ -272,12 +283,19 @@ impl Controller {
             if let Some(after) = after {
                 after(&mut w.heartbeats, &result.reply, None);
             }
-            let tail = w.tail.clone();
+            // The reply may rest on batches proposed (or grouped) and not yet applied: it
+            // leaves only once the last of them is (Kafka completes such replies at the
+            // pending write offset).
+            let (tail, group) = match &w.group {
+                Some(g) => (Some(g.done.subscribe()), Some(g.id)),
+                None => (w.tail.clone(), None),
+            };
+            if group.is_some() && self.pipeline.queued.load(Ordering::Acquire) == 0 {
+                self.flush_group(w).await;
+            }
             drop(guard);
-            // The reply may rest on batches proposed but not yet applied: it leaves only once
-            // the last of them is (Kafka completes such replies at the pending write offset).
             if let Some(tail) = tail {
-                self.wait_tail(tail).await?;
+                self.until_resolved(group, self.wait_tail(tail)).await?;
             }
             return Ok(Written {
                 reply: result.reply,
@@ -285,48 +303,59 @@ impl Controller {
             });
         }
         let batch = RecordBatch::new(result.records);
-        let index = w.next_index;
+        // A registration takes its broker epoch from its entry's offset: it gets an entry of
+        // its own, so two incarnations of one broker never share an epoch.
+        let alone = batch
+            .records
+            .iter()
+            .any(|r| matches!(r, Record::RegisterBroker(_)));
+        if alone && !self.flush_group(w).await {
+            // `working` holds the group that failed: drop it (the next writer rebuilds).
+            return Err(ControllerError::Stale(
+                "an earlier write this one was computed on could not be proposed".into(),
+            ));
+        }
+        let index = w.group.as_ref().map_or(w.next_index, |g| g.index);
         // The guards every replica runs: a batch they would reject is not proposed.
-        if let Err(e) = working.apply(&batch, index) {
+        if let Err(e) = working.apply_in_entry(&batch, index) {
             w.working = Some(working);
             return Err(ControllerError::Stale(e.to_string()));
         }
-        let data = batch
-            .encode()
-            .map_err(|e| ControllerError::Raft(format!("encode record batch: {e}")))?;
-        // Counted before the hand-over, so a rebuild never misses a proposal in flight.
-        let in_flight = InFlight::enter(&self.pipeline);
-        let proposal = self.node.submit(data, now).await?;
         w.working = Some(working);
-        w.next_index = index + 1;
-        let (done_tx, done_rx) = tokio::sync::watch::channel(None);
-        w.tail = Some(done_rx);
+        let records = batch.records.len();
         let (res_tx, res_rx) = tokio::sync::oneshot::channel();
-        let pipeline = self.pipeline.clone();
-        // Resolves the proposal even when its caller goes away (client timeout, disconnect),
-        // so the in-flight count and the tail always settle.
-        tokio::spawn(async move {
-            let out = match tokio::time::timeout(WRITE_TIMEOUT, proposal.outcome()).await {
-                Ok(r) => r.map_err(ControllerError::from),
-                Err(_) => Err(ControllerError::Timeout(WRITE_TIMEOUT)),
-            };
-            let applied = matches!(&out, Ok((_, r))
-                if matches!(ApplyOutcome::decode(r), Ok(ApplyOutcome::Applied)));
-            let predicted = matches!(&out, Ok((i, _)) if *i == index);
-            if !(applied && predicted) {
-                // The working image no longer matches what the log holds at these offsets.
-                pipeline.diverged.store(true, Ordering::Release);
+        let group = w.group.get_or_insert_with(|| {
+            w.group_seq += 1;
+            Group {
+                id: w.group_seq,
+                index,
+                batches: Vec::new(),
+                records: 0,
+                waiters: Vec::new(),
+                done: tokio::sync::watch::channel(None).0,
             }
-            done_tx.send_replace(Some(applied));
-            drop(in_flight);
-            let _ = res_tx.send(out);
         });
+        group.batches.push(batch);
+        group.records += records;
+        group.waiters.push(res_tx);
+        let id = group.id;
+        // Group commit: the last writer in line (or a full group) proposes the group as one
+        // Raft entry; writers queued behind this one join it first.
+        let full = group.batches.len() >= GROUP_MAX_BATCHES || group.records >= GROUP_MAX_RECORDS;
+        if alone || full || self.pipeline.queued.load(Ordering::Acquire) == 0 {
+            self.flush_group(w).await;
+        }
         drop(guard);
-        let (offset, reply) = res_rx
-            .await
-            .map_err(|_| ControllerError::Raft("proposal task ended".into()))??;
-        match ApplyOutcome::decode(&reply) {
-            Ok(ApplyOutcome::Applied) => {
+        let out = self
+            .until_resolved(Some(id), async {
+                res_rx
+                    .await
+                    .map_err(|_| ControllerError::Raft("proposal task ended".into()))
+            })
+            .await??;
+        let (offset, outcome) = out;
+        match outcome {
+            ApplyOutcome::Applied => {
                 if let Some(after) = after {
                     let mut w = self.writer.lock().await;
                     after(&mut w.heartbeats, &result.reply, Some(offset));
@@ -336,11 +365,133 @@ impl Controller {
                     offset: Some(offset),
                 })
             }
-            Ok(ApplyOutcome::Rejected { reason }) => Err(ControllerError::Stale(reason)),
-            Err(e) => Err(ControllerError::Raft(format!(
-                "undecodable apply outcome: {e}"
-            ))),
+            ApplyOutcome::Rejected { reason } => Err(ControllerError::Stale(reason)),
         }
+    }
+
+    /// Waits for `fut`; while group `group` has not been proposed, checks every
+    /// [`GROUP_STALL`] that it still has a writer to propose it and proposes it otherwise (its
+    /// closing writer went away, e.g. a client that disconnected while queued).
+    async fn until_resolved<T>(
+        &self,
+        group: Option<u64>,
+        fut: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(fut);
+        let Some(id) = group else {
+            return fut.await;
+        };
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = tokio::time::sleep(GROUP_STALL) => {
+                    let mut w = self.writer.lock().await;
+                    if w.group.as_ref().is_some_and(|g| g.id == id) {
+                        self.flush_group(&mut w).await;
+                    } else {
+                        drop(w);
+                        return fut.await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Proposes the open group, if any, as one Raft entry (one batch keeps the plain batch
+    /// encoding) and hands each waiter its own batch's outcome once the entry is applied. A
+    /// failure reaches every waiter and drops the working image (it holds the group's
+    /// batches).
+    /// Returns false when a group was there and could not be proposed.
+    async fn flush_group(&self, w: &mut Writer) -> bool {
+        let Some(group) = w.group.take() else {
+            return true;
+        };
+        // If this future is dropped before the group is handed over, the working image holds
+        // batches no one proposed: the next writer must rebuild it.
+        let mut unsettled = Unsettled(&self.pipeline.diverged, true);
+        let Group {
+            index,
+            batches,
+            waiters,
+            done,
+            ..
+        } = group;
+        let fail = |waiters: Vec<Waiter>, done: &GroupDone, e: ControllerError| {
+            for tx in waiters {
+                let _ = tx.send(Err(e.clone()));
+            }
+            done.send_replace(Some(false));
+        };
+        let data = match encode_entry(&batches) {
+            Ok(d) => d,
+            Err(e) => {
+                w.working = None;
+                fail(
+                    waiters,
+                    &done,
+                    ControllerError::Raft(format!("encode record batch: {e}")),
+                );
+                return false;
+            }
+        };
+        let count = batches.len();
+        drop(batches);
+        // Counted before the hand-over, so a rebuild never misses a proposal in flight.
+        let in_flight = InFlight::enter(&self.pipeline);
+        let proposal = match self.node.submit(data, now_ms()).await {
+            Ok(p) => p,
+            Err(e) => {
+                w.working = None;
+                fail(waiters, &done, ControllerError::from(e));
+                return false;
+            }
+        };
+        unsettled.1 = false;
+        crate::metrics::write_entry_proposed(count);
+        w.next_index = index + 1;
+        w.tail = Some(done.subscribe());
+        let pipeline = self.pipeline.clone();
+        // Resolves the proposal even when its callers go away (client timeout, disconnect),
+        // so the in-flight count and the tail always settle.
+        tokio::spawn(async move {
+            let out = match tokio::time::timeout(WRITE_TIMEOUT, proposal.outcome()).await {
+                Ok(Ok((offset, reply))) => match ApplyOutcome::decode_all(&reply) {
+                    Ok(outcomes) if outcomes.len() == waiters.len() => Ok((offset, outcomes)),
+                    Ok(outcomes) => Err(ControllerError::Raft(format!(
+                        "{} apply outcomes for a group of {}",
+                        outcomes.len(),
+                        waiters.len()
+                    ))),
+                    Err(e) => Err(ControllerError::Raft(format!(
+                        "undecodable apply outcome: {e}"
+                    ))),
+                },
+                Ok(Err(e)) => Err(ControllerError::from(e)),
+                Err(_) => Err(ControllerError::Timeout(WRITE_TIMEOUT)),
+            };
+            let applied = matches!(&out, Ok((_, o))
+                if o.iter().all(|o| matches!(o, ApplyOutcome::Applied)));
+            let predicted = matches!(&out, Ok((i, _)) if *i == index);
+            if !(applied && predicted) {
+                // The working image no longer matches what the log holds at these offsets.
+                pipeline.diverged.store(true, Ordering::Release);
+            }
+            done.send_replace(Some(applied));
+            drop(in_flight);
+            match out {
+                Ok((offset, outcomes)) => {
+                    for (tx, o) in waiters.into_iter().zip(outcomes) {
+                        let _ = tx.send(Ok((offset, o)));
+                    }
+                }
+                Err(e) => {
+                    for tx in waiters {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                }
+            }
+        });
+        true
     }
 
     /// A fresh working image. Waits until every proposal of this controller has resolved
@@ -349,6 +500,7 @@ impl Controller {
     /// must see its effect, or it computes from a stale image (a producer-id block or
     /// partition change the apply guards reject, or a read-modify-write that undoes it).
     async fn rebuild_working(&self, w: &mut Writer) -> Result<MetadataImage, ControllerError> {
+        self.flush_group(w).await;
         let mut rx = self.pipeline.in_flight.subscribe();
         tokio::time::timeout(WRITE_TIMEOUT * 2, rx.wait_for(|n| *n == 0))
             .await
@@ -393,6 +545,60 @@ impl Controller {
     }
 }
 
+/// Most batches (requests) in one group entry.
+const GROUP_MAX_BATCHES: usize = 256;
+/// Most records in one group entry (a CreateTopics of 909 topics × 10 partitions is 10,000
+/// records and still gets an entry of its own).
+const GROUP_MAX_RECORDS: usize = 4_096;
+/// How long a grouped writer waits before checking that its group still has a writer to
+/// propose it.
+const GROUP_STALL: Duration = Duration::from_millis(5);
+
+/// What a grouped writer gets back: the entry's offset and its own batch's outcome.
+type Waiter = tokio::sync::oneshot::Sender<Result<(u64, ApplyOutcome), ControllerError>>;
+/// `Some(applied)` once a group's entry resolved.
+type GroupDone = tokio::sync::watch::Sender<Option<bool>>;
+
+/// Batches applied to the working image and not yet proposed: the active controller's group
+/// commit. Proposed as one Raft entry when no writer is queued behind the last one, when full,
+/// or before anything that needs the pipeline settled.
+struct Group {
+    id: u64,
+    /// The log index the entry is predicted to get.
+    index: u64,
+    batches: Vec<RecordBatch>,
+    records: usize,
+    waiters: Vec<Waiter>,
+    done: GroupDone,
+}
+
+/// Sets the flag on drop while `.1` is true: a group dropped unproposed.
+struct Unsettled<'a>(&'a AtomicBool, bool);
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Counts a writer queued for the writer lock in [`Pipeline::queued`] until dropped.
+struct Queued<'a>(&'a Pipeline);
+
+impl<'a> Queued<'a> {
+    fn enter(p: &'a Pipeline) -> Self {
+        p.queued.fetch_add(1, Ordering::AcqRel);
+        Queued(p)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Shared between writers and the tasks that resolve their proposals.
 #[derive(Default)]
 struct Pipeline {
@@ -401,6 +607,8 @@ struct Pipeline {
     /// Set when a proposal failed, was rejected or landed at another index than predicted:
     /// the working image must be rebuilt from the applied image.
     diverged: AtomicBool,
+    /// Writers waiting for the writer lock (group commit: the last one proposes).
+    queued: AtomicUsize,
 }
 
 /// One proposal counted in [`Pipeline::in_flight`] until dropped.

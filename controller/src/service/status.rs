@@ -15,7 +15,7 @@ pub const LEADER_ENDPOINT_HEADER: &str = "kraft-leader-endpoint";
 
 /// Errors of the controller's service layer. Domain outcomes (a topic that already exists)
 /// are not errors: they travel as per-item error codes in replies.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ControllerError {
     /// This controller is not active; `leader` says where to go, if known.
     #[error("NOT_CONTROLLER: this controller is not the active controller (active: {leader:?})")]
