@@ -32,6 +32,9 @@ use crate::{ClientConfig, ClientError};
 /// (`controller/src/service/status.rs`).
 const LEADER_ENDPOINT_HEADER: &str = "kraft-leader-endpoint";
 
+/// Largest `DumpMetadata` reply accepted (the whole image as JSON: ~150 bytes a partition).
+const DUMP_METADATA_MAX_BYTES: usize = 1 << 30;
+
 /// A client of kraftd's `AdminService` and `BrokerService`.
 ///
 /// Cheap to clone: clones share one cached [`Channel`] to the controller currently in use
@@ -370,7 +373,14 @@ impl Client {
         self.call(
             "DumpMetadata",
             kraft_proto::DumpMetadataRequest { min_offset },
-            |ch, r| async move { AdminServiceClient::new(ch).dump_metadata(r).await },
+            |ch, r| async move {
+                // The image as JSON outgrows gRPC's 4 MiB default long before a cluster is
+                // big (a few thousand topics).
+                AdminServiceClient::new(ch)
+                    .max_decoding_message_size(DUMP_METADATA_MAX_BYTES)
+                    .dump_metadata(r)
+                    .await
+            },
         )
         .await
     }

@@ -180,7 +180,7 @@ pub const BATCH_FORMAT_GROUP: u8 = 0x02;
 pub fn encode_entry(batches: &[RecordBatch]) -> Result<Vec<u8>, CodecError> {
     match batches {
         [one] => one.encode(),
-        many => Ok(postcard::to_extend(&many, vec![BATCH_FORMAT_GROUP])?),
+        many => encode_group(&many),
     }
 }
 

@@ -290,12 +290,18 @@ impl Controller {
                 Some(g) => (Some(g.done.subscribe()), Some(g.id)),
                 None => (w.tail.clone(), None),
             };
+            let mut watch_room = false;
             if group.is_some() && self.pipeline.queued.load(Ordering::Acquire) == 0 {
-                self.flush_group(w).await;
+                if self.pipeline.has_room() {
+                    self.flush_group(w).await;
+                } else {
+                    watch_room = true;
+                }
             }
             drop(guard);
             if let Some(tail) = tail {
-                self.until_resolved(group, self.wait_tail(tail)).await?;
+                self.until_resolved(group, watch_room, self.wait_tail(tail))
+                    .await?;
             }
             return Ok(Written {
                 reply: result.reply,
@@ -339,15 +345,21 @@ impl Controller {
         group.records += records;
         group.waiters.push(res_tx);
         let id = group.id;
-        // Group commit: the last writer in line (or a full group) proposes the group as one
-        // Raft entry; writers queued behind this one join it first.
+        // Group commit: writers queued behind this one join the group first; the last in line
+        // proposes it as one Raft entry, unless GROUP_MAX_IN_FLIGHT proposals are still in
+        // flight: then the group keeps filling until one resolves, and this writer proposes
+        // it then. A full group or a registration goes at once.
         let full = group.batches.len() >= GROUP_MAX_BATCHES || group.records >= GROUP_MAX_RECORDS;
-        if alone || full || self.pipeline.queued.load(Ordering::Acquire) == 0 {
+        let last_in_line = self.pipeline.queued.load(Ordering::Acquire) == 0;
+        let mut watch_room = false;
+        if alone || full || (last_in_line && self.pipeline.has_room()) {
             self.flush_group(w).await;
+        } else if last_in_line {
+            watch_room = true;
         }
         drop(guard);
         let out = self
-            .until_resolved(Some(id), async {
+            .until_resolved(Some(id), watch_room, async {
                 res_rx
                     .await
                     .map_err(|_| ControllerError::Raft("proposal task ended".into()))
@@ -369,30 +381,40 @@ impl Controller {
         }
     }
 
-    /// Waits for `fut`; while group `group` has not been proposed, checks every
-    /// [`GROUP_STALL`] that it still has a writer to propose it and proposes it otherwise (its
-    /// closing writer went away, e.g. a client that disconnected while queued).
+    /// Waits for `fut`, the outcome of group `group`. With `watch_room` this writer closed the
+    /// group while the pipeline was full: it proposes the group as soon as a proposal in
+    /// flight resolves. Every waiter also proposes a group still open after [`GROUP_STALL`]
+    /// (its closing writer went away, e.g. a client that disconnected).
     async fn until_resolved<T>(
         &self,
         group: Option<u64>,
+        watch_room: bool,
         fut: impl std::future::Future<Output = T>,
     ) -> T {
         tokio::pin!(fut);
         let Some(id) = group else {
             return fut.await;
         };
+        let mut in_flight = self.pipeline.in_flight.subscribe();
         loop {
+            let room = async {
+                if watch_room {
+                    let _ = in_flight.wait_for(|n| *n < GROUP_MAX_IN_FLIGHT).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 out = &mut fut => return out,
-                () = tokio::time::sleep(GROUP_STALL) => {
-                    let mut w = self.writer.lock().await;
-                    if w.group.as_ref().is_some_and(|g| g.id == id) {
-                        self.flush_group(&mut w).await;
-                    } else {
-                        drop(w);
-                        return fut.await;
-                    }
-                }
+                () = room => {}
+                () = tokio::time::sleep(GROUP_STALL) => {}
+            }
+            let mut w = self.writer.lock().await;
+            if w.group.as_ref().is_some_and(|g| g.id == id) {
+                self.flush_group(&mut w).await;
+            } else {
+                drop(w);
+                return fut.await;
             }
         }
     }
@@ -550,9 +572,13 @@ const GROUP_MAX_BATCHES: usize = 256;
 /// Most records in one group entry (a CreateTopics of 909 topics × 10 partitions is 10,000
 /// records and still gets an entry of its own).
 const GROUP_MAX_RECORDS: usize = 4_096;
-/// How long a grouped writer waits before checking that its group still has a writer to
-/// propose it.
-const GROUP_STALL: Duration = Duration::from_millis(5);
+/// Proposals in flight (handed to Raft, not yet applied here) above which the last writer in
+/// line leaves its group open to fill: two keep the log and the followers busy (one entry
+/// being replicated while the next is appended) without one entry per request.
+const GROUP_MAX_IN_FLIGHT: usize = 2;
+/// How long a grouped writer waits before proposing its group itself when no one else has
+/// (a safety net: the writer that closed it normally does).
+const GROUP_STALL: Duration = Duration::from_millis(50);
 
 /// What a grouped writer gets back: the entry's offset and its own batch's outcome.
 type Waiter = tokio::sync::oneshot::Sender<Result<(u64, ApplyOutcome), ControllerError>>;
@@ -609,6 +635,13 @@ struct Pipeline {
     diverged: AtomicBool,
     /// Writers waiting for the writer lock (group commit: the last one proposes).
     queued: AtomicUsize,
+}
+
+impl Pipeline {
+    /// Fewer than [`GROUP_MAX_IN_FLIGHT`] proposals in flight: a closed group goes now.
+    fn has_room(&self) -> bool {
+        *self.in_flight.borrow() < GROUP_MAX_IN_FLIGHT
+    }
 }
 
 /// One proposal counted in [`Pipeline::in_flight`] until dropped.
