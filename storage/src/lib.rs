@@ -2,7 +2,8 @@
 //!
 //! * [`LogStore`]: openraft's `RaftLogStorage` over its own sled `Db` (directory `raft-log/`):
 //!   entries, vote, committed and last-purged log ids. Every append, vote, truncate and purge
-//!   is flushed (fsync) before it is acknowledged.
+//!   is flushed before it is acknowledged: sled's flush, then an `fdatasync` of its file (sled
+//!   alone only issues `sync_file_range`, see [`disk_sync`]).
 //! * [`metrics`]: append / fsync latency histograms and the last snapshot's size and time,
 //!   updated with relaxed atomics on the write path and read by the controller's `/metrics`.
 //! * [`StateMachineStore`]: openraft's `RaftStateMachine` shell. It tracks the last applied log
@@ -12,12 +13,13 @@
 //!   opaque bytes to this crate; the controller decides what they mean.
 //!
 //! ```text
-//!  propose ─► openraft ─► LogStore::append (sled insert + fsync) ─► commit
+//!  propose ─► openraft ─► LogStore::append (sled insert + flush + fdatasync) ─► commit
 //!                                  └─► StateMachineStore::apply ─► Machine::apply
 //!  every N entries: StateMachineStore builds a snapshot file ─► LogStore::purge
 //! ```
 
 pub mod codec;
+pub mod disk_sync;
 pub mod durable_mark;
 pub mod error;
 pub mod keyspace;

@@ -1,8 +1,9 @@
 //! The Raft log in sled: openraft's `RaftLogStorage` and `RaftLogReader`.
 //!
-//! Durability rule: every append, vote, truncate and purge is flushed (sled `flush_async`, an
-//! fsync of the whole log `Db`) before it is acknowledged to openraft. The `Db` is opened with
-//! sled's background flusher off, so nothing becomes durable behind our back either.
+//! Durability rule: every append, vote, truncate and purge is flushed (sled `flush_async`, then
+//! an `fdatasync` of sled's file and an `fsync` of any new blob file, see [`crate::disk_sync`])
+//! before it is acknowledged to openraft. The `Db` is opened with sled's background flusher
+//! off, so nothing becomes durable behind our back either.
 
 use std::fmt::Debug;
 use std::io;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec;
+use crate::disk_sync::DiskSync;
 use crate::durable_mark::{self, Mark, MarkFile};
 use crate::error::StorageError;
 use crate::keyspace::{self, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE, LOG_TREE, META_TREE};
@@ -46,6 +48,8 @@ pub struct LogStore {
 
 struct Inner {
     db: sled::Db,
+    /// What sled's flush does not make durable (its file's size, the disk cache, blobs).
+    disk: Arc<DiskSync>,
     log: sled::Tree,
     meta: sled::Tree,
     stats: Arc<LogStats>,
@@ -82,9 +86,14 @@ impl LogStore {
             reason,
         };
         let mark = MarkFile::open(dir).map_err(|e| bad(format!("unreadable durable mark {e}")))?;
+        let disk = DiskSync::open(dir).map_err(|source| StorageError::Io {
+            what: "open the log's files for fdatasync",
+            source,
+        })?;
         let mut store = Self {
             inner: Arc::new(Inner {
                 db,
+                disk: Arc::new(disk),
                 log,
                 meta,
                 stats: Arc::default(),
@@ -236,6 +245,11 @@ impl LogStore {
         self.inner.stats.clone()
     }
 
+    /// Blob files (sled's files for values over ~128 KiB) this store has synced since open.
+    pub fn blob_files_synced(&self) -> u64 {
+        self.inner.disk.blob_syncs()
+    }
+
     /// Number of entries currently in the log (after purges).
     pub fn len(&self) -> usize {
         self.inner.log.len()
@@ -306,6 +320,14 @@ impl LogStore {
             .flush_async()
             .await
             .map_err(StorageError::sled("flush raft log"))?;
+        let disk = self.inner.disk.clone();
+        tokio::task::spawn_blocking(move || disk.sync())
+            .await
+            .map_err(|e| StorageError::Io {
+                what: "fdatasync raft log",
+                source: io::Error::other(e),
+            })?
+            .map_err(StorageError::io("fdatasync raft log"))?;
         self.inner.stats.fsync.observe(started.elapsed());
         Ok(())
     }
