@@ -139,6 +139,18 @@ impl<M: Machine> RaftSnapshotBuilder<TypeConfig> for StateMachineStore<M> {
     type SnapshotData = Vec<u8>;
 
     async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        // Encoding a large image and writing + fsyncing the file take hundreds of milliseconds:
+        // on a blocking thread, so they do not stall one of the runtime's workers (and with it
+        // gRPC, heartbeats and replication) meanwhile.
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.build_and_save())
+            .await
+            .map_err(io::Error::other)?
+    }
+}
+
+impl<M: Machine> StateMachineStore<M> {
+    fn build_and_save(&self) -> Result<Snapshot, io::Error> {
         let started = std::time::Instant::now();
         let snap = self.build()?;
         let encoded = started.elapsed();

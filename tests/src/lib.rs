@@ -336,6 +336,10 @@ impl Cluster {
         for n in &self.nodes {
             let text = std::fs::read_to_string(&n.log_path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
+            // A panic scrolls out of the tail behind the errors it causes: show it first.
+            for l in lines.iter().filter(|l| l.contains("panicked")).take(5) {
+                eprintln!("----- node {} panic: {l}", n.id);
+            }
             let tail = &lines[lines.len().saturating_sub(40)..];
             eprintln!("----- node {} log (last {} lines) -----", n.id, tail.len());
             for l in tail {
