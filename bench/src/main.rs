@@ -129,6 +129,44 @@ enum Scenario {
 }
 
 impl Cli {
+    /// The `brokers` scenario's plan; `None` takes the full or `--quick` size.
+    fn brokers_plan(
+        &self,
+        brokers: Option<u32>,
+        interval_ms: u64,
+        steady_secs: Option<f64>,
+        connections: usize,
+        kraftd_flags: &str,
+    ) -> brokers::BrokersPlan {
+        brokers::BrokersPlan {
+            brokers: brokers.unwrap_or(if self.quick { 1000 } else { 10_000 }),
+            interval_ms,
+            steady_secs: steady_secs.unwrap_or(if self.quick { 6.0 } else { 60.0 }),
+            connections,
+            kraftd_flags: kraftd_flags.split_whitespace().map(String::from).collect(),
+        }
+    }
+
+    /// The `scale` scenario's plan; `None` takes the full or `--quick` size.
+    fn scale_plan(
+        &self,
+        topics: Option<u32>,
+        partitions: u32,
+        brokers: u32,
+        batch: u32,
+        concurrency: usize,
+    ) -> scale::ScalePlan {
+        scale::ScalePlan {
+            topics: topics.unwrap_or(if self.quick { 500 } else { 100_000 }),
+            partitions,
+            replication_factor: 3,
+            brokers,
+            batch,
+            concurrency,
+            snapshot_interval_ms: if self.quick { 1_000 } else { 3_000 },
+        }
+    }
+
     fn plan(&self) -> WritesPlan {
         let clients = if !self.clients.is_empty() {
             self.clients.clone()
@@ -169,81 +207,54 @@ async fn main() -> Result<()> {
         eprintln!("notice: no DejaVu Sans font found; PNG plots skipped (JSON has the figures)");
     }
     let kraftd = procs::kraftd_binary(cli.kraftd.as_deref())?;
-    let run = async {
-        match &cli.scenario {
-            Scenario::Writes => run_writes(&cli, &kraftd, fonts).await,
-            Scenario::PeerEtcd { value_bytes } => {
-                run_peer(&cli, &kraftd, *value_bytes, fonts).await
-            }
-            Scenario::Failover { repeats, rate } => {
-                run_failover(&cli, &kraftd, *repeats, *rate).await
-            }
-            Scenario::Brokers {
-                brokers,
-                interval_ms,
-                steady_secs,
-                connections,
-                kraftd_flags,
-            } => {
-                let plan = brokers::BrokersPlan {
-                    brokers: brokers.unwrap_or(if cli.quick { 1000 } else { 10_000 }),
-                    interval_ms: *interval_ms,
-                    steady_secs: steady_secs.unwrap_or(if cli.quick { 6.0 } else { 60.0 }),
-                    connections: *connections,
-                    kraftd_flags: kraftd_flags.split_whitespace().map(String::from).collect(),
-                };
-                run_brokers(&cli, &kraftd, plan).await
-            }
-            Scenario::Scale {
-                topics,
-                partitions,
-                brokers,
-                batch,
-                concurrency,
-            } => {
-                let plan = scale::ScalePlan {
-                    topics: topics.unwrap_or(if cli.quick { 500 } else { 100_000 }),
-                    partitions: *partitions,
-                    replication_factor: 3,
-                    brokers: *brokers,
-                    batch: *batch,
-                    concurrency: *concurrency,
-                    snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
-                };
-                run_scale(&cli, &kraftd, &plan).await
-            }
-            Scenario::All => {
-                run_writes(&cli, &kraftd, fonts).await?;
-                run_peer(&cli, &kraftd, 200, fonts).await?;
-                run_failover(&cli, &kraftd, None, 200).await?;
-                let plan = brokers::BrokersPlan {
-                    brokers: if cli.quick { 1000 } else { 10_000 },
-                    interval_ms: 2000,
-                    steady_secs: if cli.quick { 6.0 } else { 60.0 },
-                    connections: 8,
-                    kraftd_flags: Vec::new(),
-                };
-                run_brokers(&cli, &kraftd, plan).await?;
-                {
-                    let plan = scale::ScalePlan {
-                        topics: if cli.quick { 500 } else { 100_000 },
-                        partitions: 10,
-                        replication_factor: 3,
-                        brokers: 100,
-                        batch: 50,
-                        concurrency: 4,
-                        snapshot_interval_ms: if cli.quick { 1_000 } else { 3_000 },
-                    };
-                    run_scale(&cli, &kraftd, &plan).await
-                }
-            }
-        }
-    };
+    let run = run_scenario(&cli, &kraftd, fonts);
     // Ctrl-C or SIGTERM drops the scenario: its process groups' `Drop` kills the kraftd and
     // etcd children and removes their data directories (they were left behind before).
     tokio::select! {
         r = run => r,
         signal = interrupted() => bail!("{signal}: stopped the processes under test and removed their data"),
+    }
+}
+
+async fn run_scenario(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
+    match &cli.scenario {
+        Scenario::Writes => run_writes(cli, kraftd, fonts).await,
+        Scenario::PeerEtcd { value_bytes } => run_peer(cli, kraftd, *value_bytes, fonts).await,
+        Scenario::Failover { repeats, rate } => run_failover(cli, kraftd, *repeats, *rate).await,
+        Scenario::Brokers {
+            brokers,
+            interval_ms,
+            steady_secs,
+            connections,
+            kraftd_flags,
+        } => {
+            let plan = cli.brokers_plan(
+                *brokers,
+                *interval_ms,
+                *steady_secs,
+                *connections,
+                kraftd_flags,
+            );
+            run_brokers(cli, kraftd, plan).await
+        }
+        Scenario::Scale {
+            topics,
+            partitions,
+            brokers,
+            batch,
+            concurrency,
+        } => {
+            let plan = cli.scale_plan(*topics, *partitions, *brokers, *batch, *concurrency);
+            run_scale(cli, kraftd, &plan).await
+        }
+        Scenario::All => {
+            run_writes(cli, kraftd, fonts).await?;
+            run_peer(cli, kraftd, 200, fonts).await?;
+            run_failover(cli, kraftd, None, 200).await?;
+            // The scenarios' own defaults (see their flags).
+            run_brokers(cli, kraftd, cli.brokers_plan(None, 2000, None, 8, "")).await?;
+            run_scale(cli, kraftd, &cli.scale_plan(None, 10, 100, 50, 4)).await
+        }
     }
 }
 

@@ -337,7 +337,7 @@ impl Cluster {
             let text = std::fs::read_to_string(&n.log_path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             // A panic scrolls out of the tail behind the errors it causes: show it first.
-            for l in lines.iter().filter(|l| l.contains("panicked")).take(5) {
+            for l in lines.iter().filter(|l| l.contains("panicked at")).take(5) {
                 eprintln!("----- node {} panic: {l}", n.id);
             }
             let tail = &lines[lines.len().saturating_sub(40)..];
