@@ -96,6 +96,9 @@ impl KraftTarget {
             SimulatorConfig {
                 count: 3,
                 interval: Duration::from_millis(500),
+                // One metadata image in the load generator, not three: it shares the
+                // controllers' two cores (the etcd side has no watchers at all).
+                shared_cache: true,
                 ..SimulatorConfig::default()
             },
         )

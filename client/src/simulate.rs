@@ -39,6 +39,10 @@ pub struct SimulatorConfig {
     pub interval: Duration,
     /// Broker `id` advertises `PLAINTEXT://127.0.0.1:<base_port + id>`.
     pub base_port: u16,
+    /// All brokers follow one [`MetadataCache`] (one FetchMetadata stream, one image) instead
+    /// of one each. Each still heartbeats the offset that cache really applied. For load
+    /// generators, where N copies of the image would only take CPU from the controllers.
+    pub shared_cache: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -49,6 +53,7 @@ impl Default for SimulatorConfig {
             racks: 0,
             interval: Duration::from_secs(2),
             base_port: 19092,
+            shared_cache: false,
         }
     }
 }
@@ -90,7 +95,7 @@ struct Inner {
 impl BrokerSimulator {
     /// Fetches the cluster id from the active controller and registers every broker, each with
     /// a fresh random v4 `incarnation_id` and its own [`MetadataCache`] following the
-    /// controllers of `client`.
+    /// controllers of `client` (one for all with [`SimulatorConfig::shared_cache`]).
     ///
     /// Fails on the first broker whose registration fails, as an RPC error or as
     /// [`ClientError::Item`] with the reply's Kafka error.
@@ -99,6 +104,9 @@ impl BrokerSimulator {
         let cluster_id = cluster.cluster_id;
         let mut brokers = BTreeMap::new();
         let mut sessions = BTreeMap::new();
+        let shared = config
+            .shared_cache
+            .then(|| MetadataCache::for_client(&client));
         for i in 0..config.count {
             let broker_id = broker_id(config.first_id, i)?;
             let listener = Listener {
@@ -119,7 +127,9 @@ impl BrokerSimulator {
             };
             let session = BrokerClient::register_in(
                 client.clone(),
-                MetadataCache::for_client(&client),
+                shared
+                    .clone()
+                    .unwrap_or_else(|| MetadataCache::for_client(&client)),
                 cluster_id.clone(),
                 broker_config,
             )

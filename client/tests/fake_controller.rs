@@ -33,6 +33,8 @@ struct Fake {
     brokers: Mutex<BTreeMap<i32, (RegisterBrokerRequest, u32)>>,
     /// Requests of the admin writes, as received.
     seen: Mutex<Seen>,
+    /// FetchMetadata streams opened.
+    fetches: AtomicU32,
 }
 
 /// Requests the fake received, per RPC, in arrival order.
@@ -572,6 +574,7 @@ impl BrokerService for Fake {
         _: Request<FetchMetadataRequest>,
     ) -> Result<Response<Self::FetchMetadataStream>, Status> {
         use tokio_stream::StreamExt as _;
+        self.fetches.fetch_add(1, Ordering::SeqCst);
         let mut image = kraft_controller::MetadataImage::new();
         image
             .apply(&kraft_controller::RecordBatch::default(), OFFSET)
@@ -898,11 +901,53 @@ async fn simulator_registers_heartbeats_and_waits_unfenced() {
         }
     });
     sim.wait_unfenced(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        fake.fetches.load(Ordering::SeqCst),
+        3,
+        "a stream per broker"
+    );
     assert!(
         sim.statuses()
             .values()
             .all(|s| s.as_ref().is_some_and(|s| s.is_caught_up && !s.is_fenced))
     );
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), runner)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn simulator_with_a_shared_cache_opens_one_metadata_stream_for_all_brokers() {
+    let fake = Arc::new(Fake::default());
+    let addr = serve(fake.clone()).await;
+    let client = Client::connect_with(&addr.to_string(), fast())
+        .await
+        .unwrap();
+    let config = SimulatorConfig {
+        shared_cache: true,
+        ..sim_config(3, 0)
+    };
+    let sim = BrokerSimulator::register(client, config).await.unwrap();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn({
+        let sim = sim.clone();
+        async move {
+            sim.run(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+        }
+    });
+    // Every broker heartbeats the offset the one cache applied, so all get unfenced.
+    sim.wait_unfenced(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        fake.fetches.load(Ordering::SeqCst),
+        1,
+        "one FetchMetadata stream"
+    );
+    assert!(sim.caches().values().all(|c| c.offset() == Some(OFFSET)));
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), runner)
         .await

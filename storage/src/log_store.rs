@@ -49,7 +49,7 @@ pub struct LogStore {
 struct Inner {
     db: sled::Db,
     /// What sled's flush does not make durable (its file's size, the disk cache, blobs).
-    disk: Arc<DiskSync>,
+    disk: DiskSync,
     log: sled::Tree,
     meta: sled::Tree,
     stats: Arc<LogStats>,
@@ -93,7 +93,7 @@ impl LogStore {
         let mut store = Self {
             inner: Arc::new(Inner {
                 db,
-                disk: Arc::new(disk),
+                disk,
                 log,
                 meta,
                 stats: Arc::default(),
@@ -313,21 +313,26 @@ impl LogStore {
         Ok(())
     }
 
+    /// sled's flush and the `fdatasync` after it, on one blocking thread: `flush_async` would
+    /// hand the flush to sled's IO pool and the sync to tokio's, two thread hops per write.
     async fn flush(&self) -> Result<(), StorageError> {
         let started = Instant::now();
-        self.inner
-            .db
-            .flush_async()
-            .await
-            .map_err(StorageError::sled("flush raft log"))?;
-        let disk = self.inner.disk.clone();
-        tokio::task::spawn_blocking(move || disk.sync())
-            .await
-            .map_err(|e| StorageError::Io {
-                what: "fdatasync raft log",
-                source: io::Error::other(e),
-            })?
-            .map_err(StorageError::io("fdatasync raft log"))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner
+                .db
+                .flush()
+                .map_err(StorageError::sled("flush raft log"))?;
+            inner
+                .disk
+                .sync()
+                .map_err(StorageError::io("fdatasync raft log"))
+        })
+        .await
+        .map_err(|e| StorageError::Io {
+            what: "flush raft log",
+            source: io::Error::other(e),
+        })??;
         self.inner.stats.fsync.observe(started.elapsed());
         Ok(())
     }
