@@ -71,8 +71,25 @@ pub struct CreatableTopicResult {
     pub num_partitions: i32,
     /// Resolved replication factor; -1 on failure.
     pub replication_factor: i16,
-    /// Effective configs (defaults overlaid with the request's); empty on failure.
+    /// The configs the request set for the topic (validated); empty on failure. The topic's
+    /// effective configs are [`CreatableTopicResult::effective_configs`]: building them for
+    /// every create would cost a map of every topic config per topic, which the gRPC answer
+    /// does not carry.
     pub configs: BTreeMap<String, String>,
+}
+
+impl CreatableTopicResult {
+    /// The topic's effective configs in `image` (the image the request was planned on):
+    /// cluster defaults overlaid with the request's [`configs`](Self::configs); empty on
+    /// failure.
+    pub fn effective_configs(&self, image: &MetadataImage) -> BTreeMap<String, String> {
+        if self.error_code != ErrorCode::None {
+            return BTreeMap::new();
+        }
+        let mut configs = image.default_topic_configs();
+        configs.extend(self.configs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        configs
+    }
 }
 
 /// The answer to [`CreateTopics`]: one result per requested topic, in request order.
@@ -185,8 +202,7 @@ pub fn create_topics_with_assignments(
             records.extend(planned.records(image, &topic.name, id));
             Some(id)
         };
-        let mut configs = image.default_topic_configs();
-        configs.extend(planned.configs.clone());
+        let configs = planned.configs.clone();
         results.push(CreatableTopicResult {
             name: topic.name.clone(),
             error_code: ErrorCode::None,

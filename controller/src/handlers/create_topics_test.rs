@@ -35,7 +35,8 @@ fn create_topics_creates_topic_with_full_isr() {
     let res = &r.reply.topics[0];
     assert_eq!(res.error_code, ErrorCode::None);
     assert_eq!((res.num_partitions, res.replication_factor), (3, 3));
-    assert_eq!(res.configs["retention.ms"], "604800000");
+    assert_eq!(res.configs, BTreeMap::new(), "nothing set");
+    assert_eq!(res.effective_configs(&t.image)["retention.ms"], "604800000");
     // Topic, then partitions.
     assert!(matches!(r.records[0], Record::Topic(_)));
     assert_eq!(r.records.len(), 4);
@@ -308,6 +309,10 @@ fn create_topics_writes_config_records_and_allows_min_isr_above_rf() {
     let r = create_topics(&t.image, &req(vec![topic]), &mut t.ctx);
     assert_eq!(r.reply.topics[0].error_code, ErrorCode::None);
     assert_eq!(r.reply.topics[0].configs["retention.ms"], "2000");
+    assert_eq!(
+        r.reply.topics[0].effective_configs(&t.image)["retention.ms"],
+        "2000"
+    );
     let kinds: Vec<_> = r.records.iter().map(Record::kind).collect();
     use crate::records::RecordKind as K;
     assert_eq!(kinds, [K::Topic, K::Config, K::Config, K::Partition]);

@@ -641,7 +641,7 @@ mod tests {
         let r = create_topics(&t.image, &create_req("d", -1, -1), &mut t.ctx);
         let res = &r.reply.topics[0];
         assert_eq!((res.num_partitions, res.replication_factor), (4, 2));
-        assert_eq!(res.configs["retention.ms"], "9000");
+        assert_eq!(res.effective_configs(&t.image)["retention.ms"], "9000");
         t.apply_all(&r.records);
         assert_eq!(t.image.partition("d", 3).unwrap().replicas.len(), 2);
     }
