@@ -30,7 +30,7 @@ use kraft_client::{Client, item_failure};
 use serde::Serialize;
 
 use crate::kraft::{client_config, wait_ready};
-use crate::procs::KraftCluster;
+use crate::procs::{KraftCluster, clock_ticks, cpu_ticks};
 use crate::progress;
 
 /// Requests in flight while registering and unfencing (the writer serialises them anyway).
@@ -166,32 +166,6 @@ async fn heartbeat(client: &Client, cache: &MetadataCache, b: &Sim, stats: &Stat
             None
         }
     }
-}
-
-/// utime + stime of `pid` in clock ticks.
-fn cpu_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .filter(|t| *t > 0.0)
-        .unwrap_or(100.0)
 }
 
 fn loadavg() -> f64 {
@@ -399,7 +373,7 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
     let active = q.leader_id as usize;
     let hw_start = q.high_watermark;
     let steady_term = q.leader_epoch;
-    let mut pids: Vec<(String, String, String)> = (0..cluster.addrs.len())
+    let mut pids: Vec<(String, String, u32)> = (0..cluster.addrs.len())
         .filter_map(|i| {
             let role = if i + 1 == active {
                 "active"
@@ -409,16 +383,16 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
             cluster
                 .group
                 .pid(i)
-                .map(|p| (format!("kraftd-{}", i + 1), role.to_string(), p.to_string()))
+                .map(|p| (format!("kraftd-{}", i + 1), role.to_string(), p))
         })
         .collect();
     pids.push((
         "kraft-bench".into(),
         "load generator".into(),
-        std::process::id().to_string(),
+        std::process::id(),
     ));
     let load_start = loadavg();
-    let cpu_start: Vec<Option<u64>> = pids.iter().map(|(_, _, p)| cpu_ticks(p)).collect();
+    let cpu_start: Vec<Option<u64>> = pids.iter().map(|(_, _, p)| cpu_ticks(*p)).collect();
     let steady_start = Instant::now();
     stats.measuring.store(true, Ordering::Relaxed);
 
@@ -437,7 +411,7 @@ pub async fn run(bin: PathBuf, plan: BrokersPlan) -> Result<BrokersResult> {
     }
     stats.measuring.store(false, Ordering::Relaxed);
     let secs = steady_start.elapsed().as_secs_f64();
-    let cpu_end: Vec<Option<u64>> = pids.iter().map(|(_, _, p)| cpu_ticks(p)).collect();
+    let cpu_end: Vec<Option<u64>> = pids.iter().map(|(_, _, p)| cpu_ticks(*p)).collect();
     let load_end = loadavg();
     progress::finish(pb);
     stop.store(true, Ordering::Relaxed);

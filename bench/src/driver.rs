@@ -44,6 +44,10 @@ pub struct Row {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// CPU time per acknowledged operation: all server processes together, and the load
+    /// generator (from `/proc/<pid>/stat` before and after the run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_per_op: Option<crate::procs::CpuPerOp>,
     /// Latency CDF points `(ms, fraction)`, for plots.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cdf: Vec<(f64, f64)>,
@@ -78,6 +82,7 @@ impl RunStats {
             p99_ms: ms(0.99),
             p999_ms: ms(0.999),
             max_ms: self.hist.max() as f64 / 1000.0,
+            cpu_per_op: None,
             cdf,
         }
     }

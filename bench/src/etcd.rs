@@ -24,7 +24,7 @@ const CONNECTIONS: usize = 4;
 /// A running etcd cluster with channels to its leader.
 pub struct EtcdTarget {
     /// The processes (killed when this is dropped).
-    _cluster: EtcdCluster,
+    cluster: EtcdCluster,
     channels: Vec<Channel>,
 }
 
@@ -52,10 +52,12 @@ impl EtcdTarget {
                     .context("connect to the etcd leader")?,
             );
         }
-        Ok(Self {
-            _cluster: cluster,
-            channels,
-        })
+        Ok(Self { cluster, channels })
+    }
+
+    /// Process ids of the members.
+    pub fn pids(&self) -> Vec<u32> {
+        self.cluster.group.pids()
     }
 
     /// An operation putting one key with a `value_len`-byte value per call.

@@ -133,6 +133,12 @@ impl Group {
     }
 
     /// The OS process id of process `i`, while it runs.
+    /// Process ids of the members still running.
+    pub fn pids(&self) -> Vec<u32> {
+        (0..self.procs.len()).filter_map(|i| self.pid(i)).collect()
+    }
+
+    /// Process id of member `i`, while it runs.
     pub fn pid(&self, i: usize) -> Option<u32> {
         self.procs.get(i)?.child.as_ref().map(Child::id)
     }
@@ -299,4 +305,77 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(100));
     }
+}
+
+/// utime + stime of process `pid` in clock ticks (`/proc/<pid>/stat`).
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux when it cannot be asked).
+pub fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// CPU time of the system under test and of the load generator over one run.
+pub struct CpuMeter {
+    servers: Vec<u32>,
+    servers_start: Option<u64>,
+    own_start: Option<u64>,
+}
+
+/// What a [`CpuMeter`] measured, per acknowledged operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CpuPerOp {
+    /// CPU µs of all server processes together per operation.
+    pub server_us: f64,
+    /// CPU µs of the load generator (this process) per operation.
+    pub client_us: f64,
+}
+
+impl CpuMeter {
+    /// Starts measuring the processes `servers` and this process.
+    pub fn start(servers: Vec<u32>) -> Self {
+        let servers_start = sum_ticks(&servers);
+        Self {
+            servers,
+            servers_start,
+            own_start: cpu_ticks(std::process::id()),
+        }
+    }
+
+    /// CPU per operation since [`CpuMeter::start`]; `None` when a process could not be read
+    /// (it exited) or nothing was acknowledged.
+    pub fn per_op(&self, ops: u64) -> Option<CpuPerOp> {
+        if ops == 0 {
+            return None;
+        }
+        let servers = sum_ticks(&self.servers)?.checked_sub(self.servers_start?)?;
+        let own = cpu_ticks(std::process::id())?.checked_sub(self.own_start?)?;
+        let us = |ticks: u64| ticks as f64 / clock_ticks() * 1e6 / ops as f64;
+        Some(CpuPerOp {
+            server_us: us(servers),
+            client_us: us(own),
+        })
+    }
+}
+
+fn sum_ticks(pids: &[u32]) -> Option<u64> {
+    pids.iter().map(|&p| cpu_ticks(p)).sum()
 }

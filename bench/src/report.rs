@@ -63,7 +63,7 @@ impl Environment {
 pub fn print_rows(title: &str, rows: &[Row]) {
     println!("\n== {title} ==");
     println!(
-        "{:<8} {:<14} {:>7} {:>9} {:>6} {:>11} {:>9} {:>9} {:>9} {:>9}",
+        "{:<8} {:<14} {:>7} {:>9} {:>6} {:>11} {:>9} {:>9} {:>9} {:>9} {:>12} {:>12}",
         "system",
         "op",
         "clients",
@@ -73,11 +73,18 @@ pub fn print_rows(title: &str, rows: &[Row]) {
         "p50 ms",
         "p99 ms",
         "p99.9 ms",
-        "max ms"
+        "max ms",
+        "srv cpu µs",
+        "gen cpu µs"
     );
     for r in rows {
+        let cpu = |f: fn(&crate::procs::CpuPerOp) -> f64| {
+            r.cpu_per_op
+                .as_ref()
+                .map_or("-".to_string(), |c| format!("{:.0}", f(c)))
+        };
         println!(
-            "{:<8} {:<14} {:>7} {:>9} {:>6} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            "{:<8} {:<14} {:>7} {:>9} {:>6} {:>11.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>12} {:>12}",
             r.system,
             r.op,
             r.clients,
@@ -87,7 +94,15 @@ pub fn print_rows(title: &str, rows: &[Row]) {
             r.p50_ms,
             r.p99_ms,
             r.p999_ms,
-            r.max_ms
+            r.max_ms,
+            cpu(|c| c.server_us),
+            cpu(|c| c.client_us)
+        );
+    }
+    if rows.iter().any(|r| r.cpu_per_op.is_some()) {
+        println!(
+            "srv cpu µs: CPU time of the system's server processes together per acknowledged \
+             operation; gen cpu µs: of this load generator"
         );
     }
 }

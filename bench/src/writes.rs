@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::driver::{Row, closed_loop};
 use crate::etcd::EtcdTarget;
 use crate::kraft::KraftTarget;
+use crate::procs::CpuMeter;
 use crate::progress;
 
 /// Sizes of a writes run.
@@ -99,20 +100,25 @@ pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Resu
         for &clients in &plan.clients {
             let run = format!("w{}", rows.len());
             let pb = progress::bar(plan.max_ops, &format!("kraftd {op} x{clients}"));
-            let stats = match *op {
+            let (stats, cpu) = match *op {
                 "create" => {
-                    closed_loop(
+                    let cpu = CpuMeter::start(target.cluster.group.pids());
+                    let stats = closed_loop(
                         clients,
                         plan.duration,
                         plan.max_ops,
                         pb.clone(),
                         target.create_op(&run),
                     )
-                    .await
+                    .await;
+                    (stats, cpu)
                 }
                 _ => {
                     let f = target.isr_op(&run, clients).await?;
-                    closed_loop(clients, plan.duration, plan.max_ops, pb.clone(), f).await
+                    let cpu = CpuMeter::start(target.cluster.group.pids());
+                    let stats =
+                        closed_loop(clients, plan.duration, plan.max_ops, pb.clone(), f).await;
+                    (stats, cpu)
                 }
             };
             progress::finish(pb);
@@ -122,7 +128,9 @@ pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Resu
                     stats.errors
                 );
             }
-            rows.push(stats.row("kraftd", op, clients));
+            let mut row = stats.row("kraftd", op, clients);
+            row.cpu_per_op = cpu.per_op(stats.ops);
+            rows.push(row);
         }
     }
     Ok(rows)
@@ -135,6 +143,7 @@ pub async fn etcd_writes(bin: PathBuf, plan: &WritesPlan, value_len: usize) -> R
     for &clients in &plan.clients {
         let run = format!("p{}", rows.len());
         let pb = progress::bar(plan.max_ops, &format!("etcd put x{clients}"));
+        let cpu = CpuMeter::start(target.pids());
         let stats = closed_loop(
             clients,
             plan.duration,
@@ -147,7 +156,9 @@ pub async fn etcd_writes(bin: PathBuf, plan: &WritesPlan, value_len: usize) -> R
         if let Some(e) = &stats.first_error {
             eprintln!("etcd put x{clients}: {} errors, first: {e}", stats.errors);
         }
-        rows.push(stats.row("etcd", &format!("put {value_len}B"), clients));
+        let mut row = stats.row("etcd", &format!("put {value_len}B"), clients);
+        row.cpu_per_op = cpu.per_op(stats.ops);
+        rows.push(row);
     }
     Ok(rows)
 }
