@@ -1,14 +1,22 @@
 //! The Raft log in sled: openraft's `RaftLogStorage` and `RaftLogReader`.
 //!
-//! Durability rule: every append, vote, truncate and purge is flushed (sled `flush_async`, then
+//! Durability rule: every append, vote, truncate and purge is flushed (sled's `flush`, then
 //! an `fdatasync` of sled's file and an `fsync` of any new blob file, see [`crate::disk_sync`])
 //! before it is acknowledged to openraft. The `Db` is opened with sled's background flusher
 //! off, so nothing becomes durable behind our back either.
+//!
+//! Purge is deferred: `purge` makes the new purge point durable and hides the entries below it
+//! from every reader at once, but deletes them later, [`TRIM_PER_APPEND`] at a time in the
+//! batches of the next appends. Deleting ~9,000 entries in one sled batch took ~60 ms on an idle
+//! machine, and openraft's core awaits `purge`: every write of the cluster stalled meanwhile.
+//! A crash before the deletion ends leaves entries below the purge point, which reads skip and
+//! later appends delete.
 
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -39,6 +47,10 @@ pub struct LogSummary {
     pub committed: Option<LogId>,
 }
 
+/// Purged entries deleted in each append's batch (see the module docs): at ~7 µs each, an append
+/// pays ~0.2 ms more until a purge is worked off.
+pub const TRIM_PER_APPEND: u64 = 32;
+
 /// sled-backed Raft log. Cheap to clone: clones share one `Db`.
 #[derive(Clone)]
 pub struct LogStore {
@@ -56,6 +68,10 @@ struct Inner {
     path: std::path::PathBuf,
     /// Updated after each flush; see [`crate::durable_mark`].
     mark: Mutex<MarkFile>,
+    /// Index of the first entry readers see: one past the purge point (0 when none).
+    floor: AtomicU64,
+    /// Lowest index that may still be stored below `floor` (deferred purge).
+    trim_from: AtomicU64,
 }
 
 impl LogStore {
@@ -99,11 +115,19 @@ impl LogStore {
                 stats: Arc::default(),
                 path: dir.to_path_buf(),
                 mark: Mutex::new(mark),
+                floor: AtomicU64::new(0),
+                trim_from: AtomicU64::new(0),
             }),
             at_open: Arc::default(),
         };
         let summary = store.verify().map_err(bad)?;
         store.check_mark(&summary).map_err(bad)?;
+        let floor = summary.last_purged.map_or(0, |p| p.index() + 1);
+        store.inner.floor.store(floor, Ordering::SeqCst);
+        store.inner.trim_from.store(
+            summary.first_index.map_or(floor, |f| f.min(floor)),
+            Ordering::SeqCst,
+        );
         store.at_open = Arc::new(summary);
         Ok(store)
     }
@@ -252,12 +276,44 @@ impl LogStore {
 
     /// Number of entries currently in the log (after purges).
     pub fn len(&self) -> usize {
-        self.inner.log.len()
+        self.inner
+            .log
+            .range(keyspace::log_key(self.floor())..)
+            .count()
     }
 
     /// True when the log holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.inner.log.is_empty()
+        self.inner
+            .log
+            .range(keyspace::log_key(self.floor())..)
+            .next()
+            .is_none()
+    }
+
+    /// Index of the first entry readers can see: one past the purge point (0 when nothing was
+    /// purged).
+    fn floor(&self) -> u64 {
+        self.inner.floor.load(Ordering::SeqCst)
+    }
+
+    /// Entries below the purge point that are still stored (the deferred part of purges).
+    pub fn purged_still_stored(&self) -> usize {
+        self.inner
+            .log
+            .range(..keyspace::log_key(self.floor()))
+            .count()
+    }
+
+    /// Adds the deletion of up to [`TRIM_PER_APPEND`] purged entries to `batch`; returns where
+    /// the next trim starts once the batch is applied.
+    fn trim_into(&self, batch: &mut sled::Batch) -> u64 {
+        let from = self.inner.trim_from.load(Ordering::SeqCst);
+        let to = self.floor().min(from.saturating_add(TRIM_PER_APPEND));
+        for index in from..to {
+            batch.remove(&keyspace::log_key(index));
+        }
+        to
     }
 
     /// The entries with an index in `range` that are in the log now, in index order, as
@@ -354,7 +410,8 @@ impl LogStore {
         else {
             return Ok(None);
         };
-        Ok(Some(Self::decode_entry(&k, &v)?.log_id()))
+        let last = Self::decode_entry(&k, &v)?.log_id();
+        Ok((last.index() >= self.floor()).then_some(last))
     }
 
     fn read_range(
@@ -362,6 +419,8 @@ impl LogStore {
         start: u64,
         end_exclusive: Option<u64>,
     ) -> Result<Vec<Entry>, StorageError> {
+        // Purged entries may still be stored (deferred purge): never shown.
+        let start = start.max(self.floor());
         let lo = keyspace::log_key(start);
         let iter = match end_exclusive {
             Some(end) if end <= start => return Ok(Vec::new()),
@@ -456,10 +515,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.insert(&keyspace::log_key(entry.index()), bytes);
             last = Some(entry.index());
         }
+        let trimmed_to = self.trim_into(&mut batch);
         self.inner
             .log
             .apply_batch(batch)
             .map_err(StorageError::sled("append entries"))?;
+        self.inner.trim_from.store(trimmed_to, Ordering::SeqCst);
         // Acknowledge only once the entries are on disk.
         let mut res = self.flush().await.map_err(io::Error::from);
         if res.is_ok()
@@ -505,20 +566,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
-        // Persist the purge point first: a crash between the two steps then leaves extra entries
-        // (harmless) rather than a hole before the recorded start.
+        // The purge point is durable before anything is hidden; the entries themselves go later,
+        // in the next appends' batches (see the module docs). A crash in between leaves extra
+        // entries (harmless), never a hole before the recorded start.
         self.put_meta(KEY_LAST_PURGED, &log_id)?;
         self.flush().await?;
-        let mut batch = sled::Batch::default();
-        for kv in self.inner.log.range(..=keyspace::log_key(log_id.index())) {
-            let (k, _) = kv.map_err(StorageError::sled("scan for purge"))?;
-            batch.remove(k);
-        }
         self.inner
-            .log
-            .apply_batch(batch)
-            .map_err(StorageError::sled("purge"))?;
-        self.flush().await?;
+            .floor
+            .fetch_max(log_id.index() + 1, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -144,3 +144,63 @@ async fn snapshot_and_machine_state_survive_reopen() {
         .expect("some");
     assert_eq!(current.meta.last_log_id, Some(log_id(1, 3)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_hides_entries_at_once_and_later_appends_delete_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("raft-log");
+    let indexes = |entries: Vec<Entry>| entries.iter().map(|e| e.index()).collect::<Vec<_>>();
+    {
+        let mut log = LogStore::open(&path).expect("open");
+        log.blocking_append((1..=100).map(|i| entry(1, i)))
+            .await
+            .expect("append");
+        log.purge(log_id(1, 60)).await.expect("purge");
+        // Gone for every reader at once, still stored until appends delete them.
+        let seen = log.try_get_log_entries(0..200).await.expect("entries");
+        assert_eq!(indexes(seen), (61..=100).collect::<Vec<_>>());
+        assert_eq!(log.read_commands(0..61).expect("commands"), Vec::new());
+        assert_eq!(log.len(), 40);
+        assert_eq!(log.purged_still_stored(), 60);
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id, Some(log_id(1, 60)));
+        assert_eq!(state.last_log_id, Some(log_id(1, 100)));
+    }
+    // A restart before the deletion: the purge point holds, the stored rest stays hidden.
+    let mut log = LogStore::open(&path).expect("reopen");
+    assert_eq!(log.purged_still_stored(), 60);
+    let seen = log.try_get_log_entries(0..200).await.expect("entries");
+    assert_eq!(indexes(seen), (61..=100).collect::<Vec<_>>());
+    assert_eq!(
+        kraft_storage::log_store::TRIM_PER_APPEND,
+        32,
+        "the counts below assume 32 deletions per append"
+    );
+    for (i, left) in [(101, 28), (102, 0), (103, 0)] {
+        log.blocking_append([entry(1, i)]).await.expect("append");
+        assert_eq!(log.purged_still_stored(), left, "after appending {i}");
+        let summary = log.verify().expect("contiguous after every trim");
+        assert_eq!(summary.last_log_id, Some(log_id(1, i)));
+    }
+    assert_eq!(log.verify().expect("verify").first_index, Some(61));
+    assert_eq!(log.len(), 43);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purging_the_whole_log_reports_the_purge_point_as_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
+    log.blocking_append((1..=10).map(|i| entry(1, i)))
+        .await
+        .expect("append");
+    log.purge(log_id(1, 10)).await.expect("purge");
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(state.last_log_id, Some(log_id(1, 10)));
+    assert!(log.is_empty());
+    assert_eq!(log.purged_still_stored(), 10);
+    // The next term's entries follow the purge point.
+    log.blocking_append([entry(2, 11)]).await.expect("append");
+    assert_eq!(log.purged_still_stored(), 0);
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(state.last_log_id, Some(log_id(2, 11)));
+}
