@@ -307,13 +307,26 @@ impl LogStore {
 
     /// Adds the deletion of up to [`TRIM_PER_APPEND`] purged entries to `batch`; returns where
     /// the next trim starts once the batch is applied.
-    fn trim_into(&self, batch: &mut sled::Batch) -> u64 {
-        let from = self.inner.trim_from.load(Ordering::SeqCst);
-        let to = self.floor().min(from.saturating_add(TRIM_PER_APPEND));
+    fn trim_into(&self, batch: &mut sled::Batch) -> Result<u64, StorageError> {
+        let floor = self.floor();
+        let mut from = self.inner.trim_from.load(Ordering::SeqCst);
+        if from >= floor {
+            return Ok(from);
+        }
+        // Start at the first stored entry: a snapshot install can move the purge point far
+        // past the entries there are.
+        let first = self
+            .inner
+            .log
+            .first()
+            .map_err(StorageError::sled("read first entry"))?
+            .and_then(|(k, _)| keyspace::parse_log_key(&k));
+        from = from.max(first.unwrap_or(floor)).min(floor);
+        let to = floor.min(from.saturating_add(TRIM_PER_APPEND));
         for index in from..to {
             batch.remove(&keyspace::log_key(index));
         }
-        to
+        Ok(to)
     }
 
     /// The entries with an index in `range` that are in the log now, in index order, as
@@ -515,7 +528,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.insert(&keyspace::log_key(entry.index()), bytes);
             last = Some(entry.index());
         }
-        let trimmed_to = self.trim_into(&mut batch);
+        let trimmed_to = self.trim_into(&mut batch)?;
         self.inner
             .log
             .apply_batch(batch)

@@ -204,3 +204,29 @@ async fn purging_the_whole_log_reports_the_purge_point_as_its_end() {
     let state = log.get_log_state().await.expect("state");
     assert_eq!(state.last_log_id, Some(log_id(2, 11)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purge_point_far_past_the_stored_entries_is_trimmed_from_the_first_stored_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
+    log.blocking_append((1..=40).map(|i| entry(1, i)))
+        .await
+        .expect("append");
+    // As after installing a snapshot that ends far beyond this log.
+    log.purge(log_id(1, 1_000_000)).await.expect("purge");
+    assert_eq!(log.purged_still_stored(), 40);
+    log.blocking_append([entry(2, 1_000_001)])
+        .await
+        .expect("append");
+    assert_eq!(
+        log.purged_still_stored(),
+        8,
+        "the first 32 stored entries went"
+    );
+    log.blocking_append([entry(2, 1_000_002)])
+        .await
+        .expect("append");
+    assert_eq!(log.purged_still_stored(), 0);
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(state.last_log_id, Some(log_id(2, 1_000_002)));
+}
