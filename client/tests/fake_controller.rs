@@ -835,6 +835,35 @@ async fn other_codes_are_not_retried() {
     assert_eq!(err.code(), Some(tonic::Code::InvalidArgument));
 }
 
+/// `BrokerSimulator::run` on a spawned task, until [`Heartbeating::stop`].
+struct Heartbeating {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Heartbeating {
+    fn start(sim: &BrokerSimulator) -> Self {
+        let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+        let sim = sim.clone();
+        let task = tokio::spawn(async move {
+            sim.run(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+        });
+        Self { stop, task }
+    }
+
+    /// Stops the heartbeats; the run must end within 5 s.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
 fn sim_config(count: u32, racks: u32) -> SimulatorConfig {
     SimulatorConfig {
         first_id: 1,
@@ -890,16 +919,7 @@ async fn simulator_registers_heartbeats_and_waits_unfenced() {
         Err(ClientError::WaitTimeout { .. })
     ));
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn({
-        let sim = sim.clone();
-        async move {
-            sim.run(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .await
-        }
-    });
+    let runner = Heartbeating::start(&sim);
     sim.wait_unfenced(Duration::from_secs(10)).await.unwrap();
     assert_eq!(
         fake.fetches.load(Ordering::SeqCst),
@@ -911,11 +931,7 @@ async fn simulator_registers_heartbeats_and_waits_unfenced() {
             .values()
             .all(|s| s.as_ref().is_some_and(|s| s.is_caught_up && !s.is_fenced))
     );
-    stop_tx.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), runner)
-        .await
-        .unwrap()
-        .unwrap();
+    runner.stop().await;
 }
 
 #[tokio::test]
@@ -930,16 +946,7 @@ async fn simulator_with_a_shared_cache_opens_one_metadata_stream_for_all_brokers
         ..sim_config(3, 0)
     };
     let sim = BrokerSimulator::register(client, config).await.unwrap();
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let runner = tokio::spawn({
-        let sim = sim.clone();
-        async move {
-            sim.run(async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            })
-            .await
-        }
-    });
+    let runner = Heartbeating::start(&sim);
     // Every broker heartbeats the offset the one cache applied, so all get unfenced.
     sim.wait_unfenced(Duration::from_secs(10)).await.unwrap();
     assert_eq!(
@@ -948,11 +955,7 @@ async fn simulator_with_a_shared_cache_opens_one_metadata_stream_for_all_brokers
         "one FetchMetadata stream"
     );
     assert!(sim.caches().values().all(|c| c.offset() == Some(OFFSET)));
-    stop_tx.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), runner)
-        .await
-        .unwrap()
-        .unwrap();
+    runner.stop().await;
 }
 
 #[tokio::test]
