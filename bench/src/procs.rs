@@ -132,13 +132,12 @@ impl Group {
         }
     }
 
-    /// The OS process id of process `i`, while it runs.
-    /// Process ids of the members still running.
+    /// The OS process ids of the processes still running.
     pub fn pids(&self) -> Vec<u32> {
         (0..self.procs.len()).filter_map(|i| self.pid(i)).collect()
     }
 
-    /// Process id of member `i`, while it runs.
+    /// The OS process id of process `i`, while it runs.
     pub fn pid(&self, i: usize) -> Option<u32> {
         self.procs.get(i)?.child.as_ref().map(Child::id)
     }
