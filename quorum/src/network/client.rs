@@ -2,19 +2,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::{Stream, StreamExt as _};
 use kraft_proto::SnapshotChunk;
 use kraft_proto::raft_service_client::RaftServiceClient;
 use kraft_storage::TypeConfig;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::errors::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
+use openraft::raft::StreamAppendResult;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
 };
-use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
+use openraft::{BasicNode, OptionalSend, RaftNetworkFactory, RaftNetworkV2};
 use tonic::transport::{Channel, Endpoint};
 
 use super::{SNAPSHOT_CHUNK_BYTES, decode};
@@ -168,8 +172,107 @@ impl PeerClient {
     }
 }
 
+/// How long a replication session may wait for its stream to open, or for the answer to a
+/// request it sent, before it is treated as broken (a blackholed connection never errors by
+/// itself). Long enough for a follower storing a catch-up batch on a busy disk.
+const STREAM_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Responses of one `StreamAppend` session, as openraft reads them. Holds the session's
+/// `_close` sender: dropping the response stream (openraft ends a session on a leader change,
+/// an error or its shutdown) ends the request stream too, so the HTTP/2 stream closes on both
+/// sides and no half-open session outlives it on the follower or in a graceful stop.
+struct Session {
+    responses: tonic::Streaming<kraft_proto::RaftMessage>,
+    sent: Arc<AtomicU64>,
+    answered: u64,
+    _close: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Session {
+    async fn next(
+        mut self,
+    ) -> Option<(
+        Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>,
+        Option<Self>,
+    )> {
+        loop {
+            match tokio::time::timeout(STREAM_RESPONSE_TIMEOUT, self.responses.next()).await {
+                Ok(None) => return None,
+                Ok(Some(Err(s))) => return Some((Err(status_to_rpc(s)), None)),
+                Ok(Some(Ok(msg))) => {
+                    self.answered += 1;
+                    let item =
+                        decode::<StreamAppendResult<TypeConfig>>(&msg.data, "StreamAppendResult")
+                            .map_err(|s| RPCError::Network(NetworkError::new(&s)));
+                    let rest = item.is_ok().then_some(self);
+                    return Some((item, rest));
+                }
+                // Nothing outstanding: an idle session, keep waiting (openraft cancels it).
+                Err(_) if self.sent.load(Ordering::Acquire) <= self.answered => continue,
+                Err(elapsed) => return Some((Err(unreachable(&elapsed)), None)),
+            }
+        }
+    }
+}
+
 impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = Vec<u8>;
+
+    /// Pipelined replication over one bidirectional gRPC stream: requests go out as openraft
+    /// produces them, without waiting for earlier answers; HTTP/2 keeps both directions in
+    /// order, so answers match requests one to one. The follower answers each request after
+    /// storing it, so a batch's append on the follower overlaps the next batch on the wire.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<
+            BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>,
+            RPCError<TypeConfig>,
+        >,
+    >
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + OptionalSend + Unpin + 'static,
+    {
+        Box::pin(async move {
+            let mut c = self.client(&option)?;
+            let sent = Arc::new(AtomicU64::new(0));
+            let counter = sent.clone();
+            let (close, closed) = tokio::sync::oneshot::channel::<()>();
+            let requests = input
+                .filter_map(move |rpc| {
+                    let msg = match super::encode(&rpc) {
+                        Ok(m) => {
+                            counter.fetch_add(1, Ordering::Release);
+                            Some(m)
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "StreamAppend: cannot encode a request");
+                            None
+                        }
+                    };
+                    std::future::ready(msg)
+                })
+                .take_until(closed);
+            let opened = tokio::time::timeout(
+                STREAM_RESPONSE_TIMEOUT,
+                c.stream_append(tonic::Request::new(requests)),
+            )
+            .await
+            .map_err(|e| unreachable(&e))?;
+            let responses = opened.map_err(status_to_rpc)?.into_inner();
+            let session = Session {
+                responses,
+                sent,
+                answered: 0,
+                _close: close,
+            };
+            let out = futures::stream::unfold(Some(session), |s| async move { s?.next().await });
+            Ok(Box::pin(out) as BoxStream<'s, _>)
+        })
+    }
 
     async fn append_entries(
         &mut self,
@@ -267,8 +370,10 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::Duration;
 
+    use futures::StreamExt as _;
     use kraft_proto::raft_service_server::{RaftService, RaftServiceServer};
     use kraft_proto::{RaftMessage, ReadIndexRequest, ReadIndexResponse, SnapshotChunk};
     use kraft_storage::TypeConfig;
@@ -276,14 +381,17 @@ mod tests {
     use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse};
     use openraft::vote::RaftLeaderId;
     use openraft::{BasicNode, EntryPayload, RaftNetworkFactory, RaftNetworkV2};
+    use tokio::sync::Notify;
     use tonic::{Request, Response, Status, Streaming};
 
     use super::NetworkFactory;
     use crate::network::encode;
 
-    /// A peer whose every AppendEntries takes `delay` (a follower fsyncing on a slow disk).
+    /// A peer whose every AppendEntries takes `delay` (a follower fsyncing on a slow disk), and
+    /// whose `StreamAppend` sessions never answer and report when their request half ends.
     struct SlowPeer {
         delay: Duration,
+        input_ended: Arc<Notify>,
     }
 
     #[tonic::async_trait]
@@ -291,9 +399,15 @@ mod tests {
         type StreamAppendStream = super::super::server::AppendStream;
         async fn stream_append(
             &self,
-            _: Request<Streaming<RaftMessage>>,
+            req: Request<Streaming<RaftMessage>>,
         ) -> Result<Response<Self::StreamAppendStream>, Status> {
-            Err(Status::unimplemented("stream_append"))
+            let mut input = req.into_inner();
+            let ended = self.input_ended.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(_)) = input.next().await {}
+                ended.notify_one();
+            });
+            Ok(Response::new(Box::pin(futures::stream::pending())))
         }
         async fn append_entries(
             &self,
@@ -354,22 +468,57 @@ mod tests {
         }
     }
 
+    /// Serves a [`SlowPeer`] (100 ms appends) on a port from the OS: its address, the
+    /// notification of its `StreamAppend` inputs ending, and the server task.
+    async fn serve_slow_peer() -> (String, Arc<Notify>, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let input_ended = Arc::new(Notify::new());
+        let peer = SlowPeer {
+            delay: Duration::from_millis(100),
+            input_ended: input_ended.clone(),
+        };
+        let server = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(RaftServiceServer::new(peer))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await;
+        });
+        (addr, input_ended, server)
+    }
+
+    /// openraft ends a replication session by dropping its response stream (leader change,
+    /// error, shutdown) while its request stream may still be waiting for entries. The
+    /// request half must end with it: a half-open session held up the follower's graceful
+    /// server stop (the quorum cluster test hung in a third of its runs).
+    #[tokio::test]
+    async fn dropping_a_replication_session_ends_its_request_stream() {
+        let (addr, input_ended, server) = serve_slow_peer().await;
+        let mut factory = NetworkFactory::default();
+        let mut peer = factory.new_client(2, &BasicNode { addr }).await;
+        let requests = futures::stream::iter([request(1)]).chain(futures::stream::pending());
+        let responses = peer
+            .stream_append(
+                Box::pin(requests),
+                RPCOption::new(Duration::from_millis(20)),
+            )
+            .await
+            .expect("session opens");
+        drop(responses);
+        tokio::time::timeout(Duration::from_secs(10), input_ended.notified())
+            .await
+            .expect("the follower sees the session's requests end once the leader drops it");
+        server.abort();
+    }
+
     /// openraft gives each replication RPC its heartbeat interval (20 ms here) as time to
     /// live. A follower that needs longer to store a batch must still get to acknowledge it,
     /// or it never catches up; heartbeats keep the short deadline.
     #[tokio::test]
     async fn appends_with_entries_outlive_a_short_heartbeat_ttl() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(RaftServiceServer::new(SlowPeer {
-                    delay: Duration::from_millis(100),
-                }))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
+        let (addr, _, server) = serve_slow_peer().await;
         let mut factory = NetworkFactory::default();
         let mut peer = factory.new_client(2, &BasicNode { addr }).await;
         let ttl = RPCOption::new(Duration::from_millis(20));
