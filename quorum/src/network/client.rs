@@ -241,18 +241,21 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             let sent = Arc::new(AtomicU64::new(0));
             let counter = sent.clone();
             let (close, closed) = tokio::sync::oneshot::channel::<()>();
+            // A request that cannot be encoded ends the session (openraft opens a new one and
+            // resends from the follower's matched index) rather than leaving a gap in it.
             let requests = input
-                .filter_map(move |rpc| {
-                    let msg = match super::encode(&rpc) {
-                        Ok(m) => {
-                            counter.fetch_add(1, Ordering::Release);
-                            Some(m)
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "StreamAppend: cannot encode a request");
-                            None
-                        }
-                    };
+                .map(|rpc| super::encode(&rpc))
+                .take_while(|msg| {
+                    if let Err(e) = msg {
+                        tracing::error!(error = %e, "StreamAppend: cannot encode a request; ending the session");
+                    }
+                    std::future::ready(msg.is_ok())
+                })
+                .filter_map(move |msg| {
+                    let msg = msg.ok();
+                    if msg.is_some() {
+                        counter.fetch_add(1, Ordering::Release);
+                    }
                     std::future::ready(msg)
                 })
                 .take_until(closed);
