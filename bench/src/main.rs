@@ -115,9 +115,8 @@ enum Scenario {
         /// Simulated brokers.
         #[arg(long, default_value_t = 100)]
         brokers: u32,
-        /// Topics per CreateTopics request (at most 909 of 10 partitions: 10,000 records).
-        /// Larger batches make Raft entries whose AppendEntries (JSON today) miss openraft's
-        /// heartbeat-length RPC timeout and are resent until they fit (see RESULTS.md).
+        /// Topics per CreateTopics request (at most 909 of 10 partitions: a request makes at
+        /// most 10,000 records).
         #[arg(long, default_value_t = 50)]
         batch: u32,
         /// CreateTopics requests in flight.

@@ -22,7 +22,9 @@ use crate::types::{
 /// The application state replicated by Raft (kraftd's metadata image).
 ///
 /// Contract: `apply` is deterministic — it reads nothing but its arguments and its own state —
-/// so every replica that applies the same log reaches the same state.
+/// so every replica that applies the same log reaches the same state. `clone` should be cheap
+/// (persistent collections): a snapshot encodes a clone taken under the read lock, so that
+/// applying goes on while it is encoded.
 pub trait Machine: Clone + Send + Sync + 'static {
     /// Applies one committed command at `log_index` and returns the encoded reply.
     fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply;
@@ -119,14 +121,16 @@ impl<M: Machine> StateMachineStore<M> {
     }
 
     fn build(&self) -> Result<StoredSnapshot, io::Error> {
-        // Encode under the read lock, so bytes and applied id match. Apply waits for the
-        // encode; a compact binary encoding takes less time than a deep copy of a large image
-        // would, and needs no second copy of the state in memory.
-        let (data, a) = {
+        // Clone under the read lock, so state and applied id match, and encode the clone after
+        // the lock is released: apply does not wait for the encode (hundreds of milliseconds for
+        // a large image). Machines keep their large collections in persistent maps, so the clone
+        // shares them instead of copying (see [`Machine`]).
+        let (frozen, a) = {
             let m = self.machine.read().map_err(|_| poisoned())?;
             let a = self.applied.lock().map_err(|_| poisoned())?.clone();
-            (m.encode()?, a)
+            (m.clone(), a)
         };
+        let data = frozen.encode()?;
         let meta = SnapshotMeta {
             last_log_id: a.last_applied,
             last_membership: a.membership,

@@ -230,3 +230,102 @@ async fn a_purge_point_far_past_the_stored_entries_is_trimmed_from_the_first_sto
     let state = log.get_log_state().await.expect("state");
     assert_eq!(state.last_log_id, Some(log_id(2, 1_000_002)));
 }
+
+/// Holds a snapshot encode until released, and says when one has started.
+#[derive(Default)]
+struct Gate {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+    started: std::sync::Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+impl Gate {
+    fn release(&self) {
+        if let Ok(mut open) = self.open.lock() {
+            *open = true;
+        }
+        self.opened.notify_all();
+    }
+}
+
+/// [`Journal`] whose `encode` waits at a [`Gate`].
+#[derive(Default, Clone)]
+struct GatedJournal {
+    journal: Journal,
+    gate: Arc<Gate>,
+}
+
+impl Machine for GatedJournal {
+    fn apply(&mut self, log_index: u64, command: &Command) -> CommandReply {
+        self.journal.apply(log_index, command)
+    }
+    fn apply_blank(&mut self, log_index: u64) {
+        self.journal.apply_blank(log_index)
+    }
+    fn encode(&self) -> Result<Vec<u8>, io::Error> {
+        if let Some(tx) = self.gate.started.lock().expect("gate").take() {
+            let _ = tx.send(());
+        }
+        let mut open = self.gate.open.lock().expect("gate");
+        while !*open {
+            open = self.gate.opened.wait(open).expect("gate");
+        }
+        self.journal.encode()
+    }
+    fn restore(&mut self, data: &[u8]) -> Result<(), io::Error> {
+        self.journal.restore(data)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_goes_on_while_a_snapshot_is_encoded() {
+    use openraft::storage::RaftSnapshotBuilder;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let machine = GatedJournal::default();
+    let gate = machine.gate.clone();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    *gate.started.lock().expect("gate") = Some(started_tx);
+    let mut sm = StateMachineStore::open(
+        &dir.path().join("snapshots"),
+        Arc::new(RwLock::new(machine)),
+    )
+    .expect("open");
+    let first: Vec<_> = (1..=3).map(|i| Ok((entry(1, i), None))).collect();
+    sm.apply(futures::stream::iter(first)).await.expect("apply");
+
+    let mut builder = sm.get_snapshot_builder().await;
+    let build = tokio::spawn(async move { builder.build_snapshot().await });
+    let started = tokio::task::spawn_blocking(move || {
+        started_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+    })
+    .await
+    .expect("join");
+    if !started {
+        gate.release();
+        panic!("the snapshot encode did not start within 10 s");
+    }
+
+    // The encode is held at the gate: applying must not wait for it.
+    let mut applier = sm.clone();
+    let more: Vec<_> = (4..=5).map(|i| Ok((entry(1, i), None))).collect();
+    let apply = tokio::spawn(async move { applier.apply(futures::stream::iter(more)).await });
+    let applied = tokio::time::timeout(Duration::from_secs(10), apply).await;
+    gate.release();
+    applied
+        .expect("apply waited for the snapshot encode")
+        .expect("join")
+        .expect("apply");
+
+    // The snapshot is the state as of its own last applied id, without the later entries.
+    let built = build.await.expect("join").expect("build");
+    assert_eq!(built.meta.last_log_id, Some(log_id(1, 3)));
+    let mut in_snapshot = Journal::default();
+    in_snapshot.restore(&built.snapshot).expect("decode");
+    assert_eq!(
+        in_snapshot.applied,
+        vec![(1, vec![1]), (2, vec![2]), (3, vec![3])]
+    );
+    let (applied_now, _) = sm.applied_state().await.expect("applied");
+    assert_eq!(applied_now, Some(log_id(1, 5)));
+}

@@ -384,3 +384,36 @@ fn snapshot_round_trips() {
         "x"
     );
 }
+
+#[test]
+fn a_clone_shares_the_maps_and_keeps_its_state_while_the_original_changes() {
+    let (mut t, x_id) = with_topic("x");
+    let frozen = t.image.clone();
+    // Cheap clone: the large maps are shared, not copied (snapshots encode such a clone).
+    assert!(frozen.topics().by_name().ptr_eq(t.image.topics().by_name()));
+    assert!(
+        frozen
+            .cluster()
+            .brokers()
+            .ptr_eq(t.image.cluster().brokers())
+    );
+    let frozen_bytes = frozen.encode().unwrap();
+
+    let r = create_topics(&t.image, &create_req("y", 1, 3), &mut t.ctx);
+    t.apply_all(&r.records);
+    let p0 = t.image.partition("x", 0).unwrap().clone();
+    let other = *p0.isr.iter().find(|b| **b != p0.leader).unwrap();
+    t.apply_all(&[Record::PartitionChange(PartitionChangeRecord {
+        leader: Some(other),
+        ..change(x_id, 0)
+    })]);
+
+    assert!(t.image.topic("y").is_some());
+    assert!(frozen.topic("y").is_none());
+    assert_ne!(
+        frozen.partition("x", 0).unwrap().leader,
+        t.image.partition("x", 0).unwrap().leader
+    );
+    assert_eq!(frozen.encode().unwrap(), frozen_bytes);
+    assert_ne!(t.image.encode().unwrap(), frozen_bytes);
+}

@@ -1,7 +1,6 @@
 //! Brokers and the cluster id.
 
-use std::collections::BTreeMap;
-
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -43,7 +42,8 @@ impl BrokerRegistration {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterImage {
     pub(crate) cluster_id: Option<String>,
-    pub(crate) brokers: BTreeMap<BrokerId, BrokerRegistration>,
+    /// Persistent map (cheap clones), like the topics: see [`super::TopicsImage`].
+    pub(crate) brokers: OrdMap<BrokerId, BrokerRegistration>,
 }
 
 impl ClusterImage {
@@ -53,7 +53,7 @@ impl ClusterImage {
     }
 
     /// All registrations, by broker id.
-    pub fn brokers(&self) -> &BTreeMap<BrokerId, BrokerRegistration> {
+    pub fn brokers(&self) -> &OrdMap<BrokerId, BrokerRegistration> {
         &self.brokers
     }
 }

@@ -135,10 +135,10 @@ fn image() -> impl Strategy<Value = MetadataImage> {
                 }
                 let mut resources = BTreeMap::new();
                 if !topic_cfg.is_empty() {
-                    resources.insert(ConfigResourceType::Topic, topic_cfg);
+                    resources.insert(ConfigResourceType::Topic, topic_cfg.into_iter().collect());
                 }
                 if !broker_cfg.is_empty() {
-                    resources.insert(ConfigResourceType::Broker, broker_cfg);
+                    resources.insert(ConfigResourceType::Broker, broker_cfg.into_iter().collect());
                 }
                 MetadataImage {
                     cluster: ClusterImage {

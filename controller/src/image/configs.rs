@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 use crate::records::ConfigResourceType;
@@ -9,10 +10,11 @@ use crate::records::ConfigResourceType;
 /// Explicitly set configs: resource type → resource name → key → value.
 ///
 /// A resource with no keys left is dropped (Kafka `ConfigurationControlManager.replay`),
-/// so an image never holds empty maps and equality does not depend on history.
+/// so an image never holds empty maps and equality does not depend on history. Resources by
+/// name are a persistent map (cheap clones, like the topics: see [`super::TopicsImage`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigsImage {
-    pub(crate) resources: BTreeMap<ConfigResourceType, BTreeMap<String, BTreeMap<String, String>>>,
+    pub(crate) resources: BTreeMap<ConfigResourceType, OrdMap<String, BTreeMap<String, String>>>,
 }
 
 impl ConfigsImage {

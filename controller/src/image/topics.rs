@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::OrdMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
@@ -44,17 +45,23 @@ pub struct TopicImage {
 ///
 /// Serialized as the map by name only; the indexes are rebuilt on decode, so a snapshot
 /// cannot hold an index that disagrees with the topics.
+///
+/// The maps are persistent (`imbl::OrdMap`, a B-tree whose nodes are shared between clones):
+/// cloning the image costs a few reference counts however many topics it holds, and a
+/// change after a clone copies only the nodes on its path. Snapshots encode such a clone
+/// outside the state machine's lock, and the active controller's working image starts
+/// from one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopicsImage {
-    by_name: BTreeMap<String, TopicImage>,
-    by_id: BTreeMap<TopicId, String>,
+    by_name: OrdMap<String, TopicImage>,
+    by_id: OrdMap<TopicId, String>,
     /// `unify_collision_chars(name)` → names with '.' or '_' (Kafka `topicsWithCollisionChars`).
-    collisions: BTreeMap<String, BTreeSet<String>>,
+    collisions: OrdMap<String, BTreeSet<String>>,
 }
 
 impl TopicsImage {
     /// All topics, sorted by name.
-    pub fn by_name(&self) -> &BTreeMap<String, TopicImage> {
+    pub fn by_name(&self) -> &OrdMap<String, TopicImage> {
         &self.by_name
     }
 
