@@ -265,6 +265,22 @@ pub async fn run(cfg: NemesisConfig) -> Report {
     });
 
     let final_image = converged_image(&cluster, Duration::from_secs(60)).await;
+    // A node that panicked and was then restarted by the nemesis can still converge: its log
+    // (kept across restarts) says so.
+    for n in &cluster.nodes {
+        let log = cluster.log(n.id);
+        let lines: Vec<&str> = log.lines().collect();
+        if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+            let end = lines.len().min(i + 3);
+            panic!(
+                "nemesis seed {}: node {} panicked during the run:\n{}\n(replay: KRAFTD_NEMESIS_SEED={})",
+                cfg.seed,
+                n.id,
+                lines[i..end].join("\n"),
+                cfg.seed
+            );
+        }
+    }
     let image = final_image_of(&client).await;
     drop(brokers);
 
