@@ -251,12 +251,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                     }
                     std::future::ready(msg.is_ok())
                 })
-                .filter_map(move |msg| {
-                    let msg = msg.ok();
-                    if msg.is_some() {
-                        counter.fetch_add(1, Ordering::Release);
-                    }
-                    std::future::ready(msg)
+                .filter_map(|msg| std::future::ready(msg.ok()))
+                .inspect(move |_| {
+                    counter.fetch_add(1, Ordering::Release);
                 })
                 .take_until(closed);
             let opened = tokio::time::timeout(
