@@ -30,6 +30,9 @@ pub struct QuorumConfig {
     /// Peer endpoint → address actually dialled (tests route each link through a
     /// fault-injecting proxy); the membership keeps the real endpoints. Empty by default.
     pub dial_override: BTreeMap<String, String>,
+    /// Tests (fault injection): every raft log flush is held back this long, see
+    /// [`kraft_storage::LogStore::hold_flushes`]. `None` by default.
+    pub fault_flush_delay: Option<std::time::Duration>,
 }
 
 impl QuorumConfig {
@@ -47,6 +50,7 @@ impl QuorumConfig {
             snapshot_interval: std::time::Duration::from_secs(3600),
             peer_tls: None,
             dial_override: BTreeMap::new(),
+            fault_flush_delay: None,
         }
     }
 

@@ -93,6 +93,9 @@ impl<M: Machine> Node<M> {
             ))
         })?;
         let log = LogStore::open(&config.data_dir.join("raft-log"))?;
+        if let Some(delay) = config.fault_flush_delay {
+            log.hold_flushes(delay);
+        }
         let pristine = log.is_pristine()?;
         let sm = StateMachineStore::open(&config.data_dir.join("snapshots"), machine.clone())?;
         let snapshot_stats = sm.snapshot_stats();
@@ -113,6 +116,13 @@ impl<M: Machine> Node<M> {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: config.keep_after_snapshot,
             enable_pre_vote: Some(true),
+            // The log store acknowledges appends from its flusher thread, so a leader sends
+            // entries before its own copy is durable. After a crash it may have lost entries its
+            // followers hold; coming back as leader of the same term it would write different
+            // entries under the same (term, index) and the followers, whose log ids match,
+            // would keep theirs: replicas diverge. A restarted leader therefore starts as a
+            // follower and a new term is elected (openraft's leader restore off).
+            enable_leader_restore: Some(false),
             install_snapshot_timeout: 10_000,
             ..Default::default()
         };

@@ -5,6 +5,20 @@
 //! before it is acknowledged to openraft. The `Db` is opened with sled's background flusher
 //! off, so nothing becomes durable behind our back either.
 //!
+//! Group commit: `append` writes its entries (readable at once) and hands openraft's
+//! `IOFlushed` callback to this store's flusher thread, which flushes once for every append
+//! queued meanwhile, records the new end in the durable mark, and only then acknowledges the
+//! appends, in the order they were submitted. openraft's core is not held up by the flush: a
+//! leader sends entries to its followers while it persists them (openraft counts the leader's
+//! own copy only once acknowledged). Vote, truncate and purge are barriers: they go through the
+//! same thread (every earlier append is durable and acknowledged before them) and are durable
+//! when they return.
+//!
+//! What this asks of the node: a leader may have sent entries that a crash then takes from its
+//! own log, so it must not come back as leader of the same term (it would issue different
+//! entries under log ids its followers already hold). The quorum turns openraft's leader
+//! restore off for that reason (`enable_leader_restore`, see `kraft_quorum::node`).
+//!
 //! Purge is deferred: `purge` makes the new purge point durable and hides the entries below it
 //! from every reader at once, but deletes them later, [`TRIM_PER_APPEND`] at a time in the
 //! batches of the next appends. Deleting ~9,000 entries in one sled batch took ~60 ms on an idle
@@ -17,7 +31,7 @@ use std::io;
 use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::Instant;
 
 use openraft::entry::RaftEntry;
@@ -72,6 +86,93 @@ struct Inner {
     floor: AtomicU64,
     /// Lowest index that may still be stored below `floor` (deferred purge).
     trim_from: AtomicU64,
+    /// Queue of the flusher thread (see the module docs).
+    flusher: Mutex<mpsc::Sender<Flush>>,
+    /// Fault injection for tests: µs each group commit waits before flushing (0: none).
+    hold_flush_us: AtomicU64,
+}
+
+/// Work for the flusher thread.
+enum Flush {
+    /// Entries written by `append` (up to index `last`): acknowledge once durable.
+    Appended {
+        last: Option<u64>,
+        started: Instant,
+        callback: IOFlushed<TypeConfig>,
+    },
+    /// Make everything written so far durable (acknowledging earlier appends), then answer.
+    Barrier(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
+impl Inner {
+    /// One group commit: sled flush + fdatasync, then the durable mark raised to `last`.
+    fn flush_and_mark(&self, last: Option<u64>) -> Result<(), String> {
+        let hold = self.hold_flush_us.load(Ordering::Relaxed);
+        if hold > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(hold));
+        }
+        let started = Instant::now();
+        self.db
+            .flush()
+            .map_err(|e| format!("flush raft log: sled reports {e}"))?;
+        self.disk
+            .sync()
+            .map_err(|e| format!("fdatasync raft log: {e}"))?;
+        self.stats.fsync.observe(started.elapsed());
+        if let Some(last) = last {
+            let mut m = self
+                .mark
+                .lock()
+                .map_err(|_| "durable mark lock poisoned".to_string())?;
+            let mut next = m.mark.clone();
+            next.last_index = Some(last);
+            m.write(next, false)
+                .map_err(|e| format!("update the durable mark: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The flusher thread: waits for work, takes everything queued meanwhile, flushes once and
+/// answers every request in arrival order. Holds the store only weakly (and only while
+/// flushing), so it ends when the last [`LogStore`] handle is dropped.
+fn flusher_loop(inner: Weak<Inner>, rx: mpsc::Receiver<Flush>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let last = batch.iter().rev().find_map(|f| match f {
+            Flush::Appended { last, .. } => *last,
+            Flush::Barrier(_) => None,
+        });
+        // The upgraded handle is dropped before anyone hears back, so a caller that drops its
+        // last handle after its acknowledgement really closes the `Db`.
+        let (res, stats) = match inner.upgrade() {
+            Some(inner) => {
+                let res = inner.flush_and_mark(last);
+                if let Err(e) = &res {
+                    tracing::error!(error = %e, "raft log group commit failed");
+                }
+                (res, Some(inner.stats.clone()))
+            }
+            None => (Err("raft log closed".to_string()), None),
+        };
+        for req in batch {
+            match req {
+                Flush::Appended {
+                    started, callback, ..
+                } => {
+                    if let (Ok(()), Some(stats)) = (&res, &stats) {
+                        stats.append.observe(started.elapsed());
+                    }
+                    callback.io_completed(res.clone().map_err(io::Error::other));
+                }
+                Flush::Barrier(tx) => {
+                    // The caller may have given up waiting; nothing to do then.
+                    let _ = tx.send(res.clone());
+                }
+            }
+        }
+    }
 }
 
 impl LogStore {
@@ -106,18 +207,27 @@ impl LogStore {
             what: "open the log's files for fdatasync",
             source,
         })?;
+        let (flusher, rx) = mpsc::channel();
+        let inner = Arc::new(Inner {
+            db,
+            disk,
+            log,
+            meta,
+            stats: Arc::default(),
+            path: dir.to_path_buf(),
+            mark: Mutex::new(mark),
+            floor: AtomicU64::new(0),
+            trim_from: AtomicU64::new(0),
+            flusher: Mutex::new(flusher),
+            hold_flush_us: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || flusher_loop(weak, rx))
+            .map_err(StorageError::io("start the raft log flusher thread"))?;
         let mut store = Self {
-            inner: Arc::new(Inner {
-                db,
-                disk,
-                log,
-                meta,
-                stats: Arc::default(),
-                path: dir.to_path_buf(),
-                mark: Mutex::new(mark),
-                floor: AtomicU64::new(0),
-                trim_from: AtomicU64::new(0),
-            }),
+            inner,
             at_open: Arc::default(),
         };
         let summary = store.verify().map_err(bad)?;
@@ -179,6 +289,14 @@ impl LogStore {
         let mut next = m.mark.clone();
         f(&mut next);
         m.write(next, false)
+    }
+
+    /// Fault injection for tests: from now on every group commit waits `delay` before it
+    /// flushes, so appended entries stay unflushed (and readable, and replicated) for that long
+    /// and a SIGKILL in the window loses them from this node's log.
+    pub fn hold_flushes(&self, delay: std::time::Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.inner.hold_flush_us.store(us, Ordering::Relaxed);
     }
 
     /// The extent of the log as [`LogStore::open`] found it.
@@ -382,28 +500,28 @@ impl LogStore {
         Ok(())
     }
 
-    /// sled's flush and the `fdatasync` after it, on one blocking thread: `flush_async` would
-    /// hand the flush to sled's IO pool and the sync to tokio's, two thread hops per write.
+    /// A barrier through the flusher thread: everything written before it is durable (and
+    /// every earlier append acknowledged) when it returns.
     async fn flush(&self) -> Result<(), StorageError> {
-        let started = Instant::now();
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            inner
-                .db
-                .flush()
-                .map_err(StorageError::sled("flush raft log"))?;
-            inner
-                .disk
-                .sync()
-                .map_err(StorageError::io("fdatasync raft log"))
-        })
-        .await
-        .map_err(|e| StorageError::Io {
+        let stopped = || StorageError::Io {
             what: "flush raft log",
-            source: io::Error::other(e),
-        })??;
-        self.inner.stats.fsync.observe(started.elapsed());
-        Ok(())
+            source: io::Error::other("the raft log flusher thread stopped"),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Flush::Barrier(tx)).map_err(|_| stopped())?;
+        rx.await
+            .map_err(|_| stopped())?
+            .map_err(|e| StorageError::Io {
+                what: "flush raft log",
+                source: io::Error::other(e),
+            })
+    }
+
+    fn send(&self, work: Flush) -> Result<(), mpsc::SendError<Flush>> {
+        match self.inner.flusher.lock() {
+            Ok(tx) => tx.send(work),
+            Err(_) => Err(mpsc::SendError(work)),
+        }
     }
 
     fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, StorageError> {
@@ -534,25 +652,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .apply_batch(batch)
             .map_err(StorageError::sled("append entries"))?;
         self.inner.trim_from.store(trimmed_to, Ordering::SeqCst);
-        // Acknowledge only once the entries are on disk.
-        let mut res = self.flush().await.map_err(io::Error::from);
-        if res.is_ok()
-            && let Some(last) = last
-        {
-            res = self.mark_flushed(|m| m.last_index = Some(last));
-        }
-        if res.is_ok() {
-            self.inner.stats.append.observe(started.elapsed());
-        }
-        let ack = match &res {
-            Ok(()) => Ok(()),
-            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        // Acknowledged by the flusher thread once the entries are on disk (group commit).
+        let work = Flush::Appended {
+            last,
+            started,
+            callback,
         };
-        callback.io_completed(ack);
-        res
+        if let Err(mpsc::SendError(Flush::Appended { callback, .. })) = self.send(work) {
+            let e = "the raft log flusher thread stopped";
+            callback.io_completed(Err(io::Error::other(e)));
+            return Err(io::Error::other(e));
+        }
+        Ok(())
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        // Barrier: earlier appends are durable and acknowledged (and have raised the mark)
+        // before any of their entries disappear and the mark is lowered.
+        self.flush().await?;
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
         // Lower the mark durably first: a crash after the truncation must not leave a mark
         // above the log's end.

@@ -211,3 +211,132 @@ async fn hundred_sigkills_during_heavy_writes_each_recover_to_the_same_image() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     crash_loop(100, Duration::from_secs(1500)).await;
 }
+
+/// A leader sends entries to its followers before its own copy is flushed (the log store
+/// acknowledges appends from a flusher thread). Kill it while such a tail is unflushed and
+/// restart it at once, before the followers' election timeout: it must not resume its old
+/// term (openraft's leader restore), or it would write different entries under the log ids its
+/// followers already hold, and they would keep theirs. Every flush is held back 300 ms
+/// (`--fault-flush-delay-ms`), so every kill lands on an unflushed, replicated tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_with_an_unflushed_tail_and_restarted_at_once_converges() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let mut cluster = Cluster::start_with(
+        3,
+        &[
+            "--fault-flush-delay-ms",
+            "300",
+            "--election-timeout-ms",
+            "3000,4000",
+        ],
+    );
+    let bootstrap = cluster.bootstrap();
+    wait_for_leader(&bootstrap).await;
+    let brokers = Brokers::start(&bootstrap, 3).await;
+
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let acked: Acked = Arc::default();
+    let inflight = Arc::new(AtomicUsize::new(0));
+    let (run_tx, run_rx) = watch::channel(Some(true));
+    let mut tasks = Vec::new();
+    for k in 0..4 {
+        let client = Client::connect_with(&bootstrap, workload::client_config())
+            .await
+            .expect("connect");
+        tasks.push(tokio::spawn(writer(
+            k,
+            client,
+            acked.clone(),
+            inflight.clone(),
+            run_rx.clone(),
+            deadline,
+            10_000,
+        )));
+    }
+    let count = |a: &Acked| a.lock().unwrap_or_else(PoisonError::into_inner).len();
+    let more_acks = |n: usize| {
+        let acked = acked.clone();
+        let target = count(&acked) + n;
+        async move {
+            wait_until("more acknowledged writes", Duration::from_secs(60), || {
+                let n = count(&acked);
+                async move {
+                    if n >= target {
+                        Ok(())
+                    } else {
+                        Err(format!("{n} of {target}"))
+                    }
+                }
+            })
+            .await
+        }
+    };
+
+    for round in 1..=3 {
+        more_acks(8).await;
+        let leader = wait_until("a leader", Duration::from_secs(30), || {
+            let c = &cluster;
+            async move { current_leader(c).await.ok_or("no leader yet".to_string()) }
+        })
+        .await;
+        wait_until("a write in flight", Duration::from_secs(10), || {
+            let n = inflight.load(Ordering::SeqCst);
+            async move {
+                if n > 0 {
+                    Ok(())
+                } else {
+                    Err("none".to_string())
+                }
+            }
+        })
+        .await;
+        cluster.kill(leader);
+        cluster.spawn(leader);
+        // Writes go on after the restart (whoever leads), then all nodes must agree.
+        more_acks(8).await;
+        run_tx.send_replace(Some(false));
+        wait_until(
+            "in-flight writes to finish",
+            Duration::from_secs(30),
+            || {
+                let n = inflight.load(Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        Ok(())
+                    } else {
+                        Err(format!("{n} in flight"))
+                    }
+                }
+            },
+        )
+        .await;
+        let (offset, hash) = nemesis::converged_image(&cluster, Duration::from_secs(60)).await;
+        let want = acked.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        for node in &cluster.nodes {
+            let have = local_topics(&node.addr)
+                .await
+                .expect("every node lists its topics");
+            let lost: Vec<&String> = want
+                .iter()
+                .filter(|(n, id)| have.get(*n) != Some(*id))
+                .map(|(n, _)| n)
+                .collect();
+            assert!(
+                lost.is_empty(),
+                "round {round}: node {} lost acknowledged topics: {lost:?}",
+                node.id
+            );
+        }
+        println!(
+            "round {round}: leader {leader} killed and restarted -> all nodes at offset {offset}, \
+             image {hash:08x}, {} acknowledged",
+            want.len()
+        );
+        run_tx.send_replace(Some(true));
+    }
+    run_tx.send_replace(None);
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    drop(brokers);
+}

@@ -190,6 +190,15 @@ struct NodeArgs {
         value_name = "HOST:PORT=VIA:PORT,..."
     )]
     dial_override: Option<String>,
+    /// Tests (fault injection): hold every raft log flush back this long, so appends stay
+    /// unflushed (and a SIGKILL loses them) for a window the test controls. Never in production.
+    #[arg(
+        long,
+        hide = true,
+        env = "KRAFTD_FAULT_FLUSH_DELAY_MS",
+        value_name = "MS"
+    )]
+    fault_flush_delay_ms: Option<u64>,
     #[command(flatten)]
     security: SecurityArgs,
     #[command(flatten)]
@@ -629,6 +638,13 @@ async fn main() -> Result<()> {
             if let Some(d) = &cli.node.dial_override {
                 quorum.dial_override = config::parse_resolve(d).context("--dial-override")?;
                 warn!(dial_override = %d, "peers dialled through overrides (tests)");
+            }
+            if let Some(ms) = cli.node.fault_flush_delay_ms {
+                quorum.fault_flush_delay = Some(Duration::from_millis(ms));
+                warn!(
+                    ms,
+                    "raft log flushes held back (fault injection, tests only)"
+                );
             }
             let listener = TcpListener::bind(&c.listen)
                 .await
