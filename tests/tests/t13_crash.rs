@@ -79,6 +79,131 @@ async fn local_topics(addr: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(l.topics.into_iter().map(|t| (t.name, t.topic_id)).collect())
 }
 
+/// Four [`writer`]s and what they share: the acknowledged topics, the writes in flight and
+/// the run switch.
+struct Writers {
+    acked: Acked,
+    inflight: Arc<AtomicUsize>,
+    run: watch::Sender<Option<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Writers {
+    /// Starts one writer per bootstrap list in `targets`, each bounded by `max` creates and
+    /// by `deadline`.
+    async fn start(targets: Vec<String>, deadline: Instant, max: usize) -> Self {
+        let acked: Acked = Arc::default();
+        let inflight = Arc::new(AtomicUsize::new(0));
+        let (run, run_rx) = watch::channel(Some(true));
+        let mut tasks = Vec::new();
+        for (k, target) in targets.iter().enumerate() {
+            let client = Client::connect_with(target, workload::client_config())
+                .await
+                .expect("connect");
+            tasks.push(tokio::spawn(writer(
+                k,
+                client,
+                acked.clone(),
+                inflight.clone(),
+                run_rx.clone(),
+                deadline,
+                max,
+            )));
+        }
+        Self {
+            acked,
+            inflight,
+            run,
+            tasks,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.acked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    fn acked(&self) -> BTreeMap<String, String> {
+        self.acked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits until `n` more writes than now are acknowledged.
+    async fn wait_for_more(&self, n: usize) {
+        let target = self.count() + n;
+        wait_until("more acknowledged writes", Duration::from_secs(60), || {
+            let have = self.count();
+            async move {
+                if have >= target {
+                    Ok(())
+                } else {
+                    Err(format!("{have} of {target}"))
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Waits until at least one write is in flight.
+    async fn wait_in_flight(&self) {
+        wait_until("a write in flight", Duration::from_secs(10), || {
+            let n = self.inflight.load(Ordering::SeqCst);
+            async move {
+                if n > 0 {
+                    Ok(())
+                } else {
+                    Err("none".to_string())
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Pauses the writers and waits until no write is in flight.
+    async fn quiesce(&self) {
+        self.run.send_replace(Some(false));
+        wait_until(
+            "in-flight writes to finish",
+            Duration::from_secs(30),
+            || {
+                let n = self.inflight.load(Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        Ok(())
+                    } else {
+                        Err(format!("{n} in flight"))
+                    }
+                }
+            },
+        )
+        .await;
+    }
+
+    fn resume(&self) {
+        self.run.send_replace(Some(true));
+    }
+
+    async fn stop(self) {
+        self.run.send_replace(None);
+        for t in self.tasks {
+            t.await.expect("writer");
+        }
+    }
+}
+
+/// The acknowledged topics (name → id) in `want` that the node at `addr` does not hold.
+async fn lost_on(addr: &str, want: &BTreeMap<String, String>) -> Vec<String> {
+    let have = local_topics(addr).await.expect("the node lists its topics");
+    want.iter()
+        .filter(|(n, id)| have.get(*n) != Some(*id))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
 async fn crash_loop(kills: usize, budget: Duration) {
     let seed = nemesis::seed_from_env();
     println!("crash loop: seed {seed} (replay with KRAFTD_NEMESIS_SEED={seed}), {kills} kills");
@@ -91,27 +216,14 @@ async fn crash_loop(kills: usize, budget: Duration) {
     let brokers = Brokers::start(&bootstrap, 3).await;
 
     let deadline = Instant::now() + budget;
-    let acked: Acked = Arc::default();
-    let inflight = Arc::new(AtomicUsize::new(0));
-    let (run_tx, run_rx) = watch::channel(Some(true));
-    let mut tasks = Vec::new();
-    for k in 0..4 {
-        let mut order: Vec<String> = cluster.nodes.iter().map(|n| n.addr.clone()).collect();
-        order.rotate_left(k % 3);
-        let client = Client::connect_with(&order.join(","), workload::client_config())
-            .await
-            .expect("connect");
-        tasks.push(tokio::spawn(writer(
-            k,
-            client,
-            acked.clone(),
-            inflight.clone(),
-            run_rx.clone(),
-            deadline,
-            100_000,
-        )));
-    }
-    let count = |a: &Acked| a.lock().unwrap_or_else(PoisonError::into_inner).len();
+    let targets = (0..4)
+        .map(|k| {
+            let mut order: Vec<String> = cluster.nodes.iter().map(|n| n.addr.clone()).collect();
+            order.rotate_left(k % 3);
+            order.join(",")
+        })
+        .collect();
+    let writers = Writers::start(targets, deadline, 100_000).await;
 
     let mut offsets = Vec::new();
     for kill in 1..=kills {
@@ -122,18 +234,7 @@ async fn crash_loop(kills: usize, budget: Duration) {
         );
         // A random point in the write stream: after 3-30 more acknowledgements, plus up to
         // 300 ms.
-        let target = count(&acked) + rng.random_range(3..=30);
-        wait_until("more acknowledged writes", Duration::from_secs(60), || {
-            let n = count(&acked);
-            async move {
-                if n >= target {
-                    Ok(())
-                } else {
-                    Err(format!("{n} of {target}"))
-                }
-            }
-        })
-        .await;
+        writers.wait_for_more(rng.random_range(3..=30)).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
         let leader = current_leader(&cluster).await;
         let victim = match leader {
@@ -149,32 +250,10 @@ async fn crash_loop(kills: usize, budget: Duration) {
 
         // Quiesce, then every node (the restarted one included) must be at the same offset
         // with the same image, and hold every acknowledged topic with its id.
-        run_tx.send_replace(Some(false));
-        wait_until(
-            "in-flight writes to finish",
-            Duration::from_secs(30),
-            || {
-                let n = inflight.load(Ordering::SeqCst);
-                async move {
-                    if n == 0 {
-                        Ok(())
-                    } else {
-                        Err(format!("{n} in flight"))
-                    }
-                }
-            },
-        )
-        .await;
+        writers.quiesce().await;
         let (offset, hash) = nemesis::converged_image(&cluster, Duration::from_secs(60)).await;
-        let want = acked.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let have = local_topics(&cluster.addr(victim))
-            .await
-            .expect("restarted node lists its topics");
-        let lost: Vec<&String> = want
-            .iter()
-            .filter(|(n, id)| have.get(*n) != Some(*id))
-            .map(|(n, _)| n)
-            .collect();
+        let want = writers.acked();
+        let lost = lost_on(&cluster.addr(victim), &want).await;
         assert!(
             lost.is_empty(),
             "seed {seed}, kill {kill} (node {victim}): acknowledged topics lost: {lost:?}"
@@ -186,16 +265,13 @@ async fn crash_loop(kills: usize, budget: Duration) {
             want.len()
         );
         offsets.push(offset);
-        run_tx.send_replace(Some(true));
+        writers.resume();
     }
-    run_tx.send_replace(None);
-    for t in tasks {
-        t.await.expect("writer");
-    }
+    let total = writers.count();
+    writers.stop().await;
     drop(brokers);
     println!(
-        "crash loop: kills={kills} acknowledged={} lost=0 final_offset={}",
-        count(&acked),
+        "crash loop: kills={kills} acknowledged={total} lost=0 final_offset={}",
         offsets.last().copied().unwrap_or(0)
     );
 }
@@ -236,92 +312,25 @@ async fn a_leader_killed_with_an_unflushed_tail_and_restarted_at_once_converges(
     let brokers = Brokers::start(&bootstrap, 3).await;
 
     let deadline = Instant::now() + Duration::from_secs(150);
-    let acked: Acked = Arc::default();
-    let inflight = Arc::new(AtomicUsize::new(0));
-    let (run_tx, run_rx) = watch::channel(Some(true));
-    let mut tasks = Vec::new();
-    for k in 0..4 {
-        let client = Client::connect_with(&bootstrap, workload::client_config())
-            .await
-            .expect("connect");
-        tasks.push(tokio::spawn(writer(
-            k,
-            client,
-            acked.clone(),
-            inflight.clone(),
-            run_rx.clone(),
-            deadline,
-            10_000,
-        )));
-    }
-    let count = |a: &Acked| a.lock().unwrap_or_else(PoisonError::into_inner).len();
-    let more_acks = |n: usize| {
-        let acked = acked.clone();
-        let target = count(&acked) + n;
-        async move {
-            wait_until("more acknowledged writes", Duration::from_secs(60), || {
-                let n = count(&acked);
-                async move {
-                    if n >= target {
-                        Ok(())
-                    } else {
-                        Err(format!("{n} of {target}"))
-                    }
-                }
-            })
-            .await
-        }
-    };
+    let writers = Writers::start(vec![bootstrap.clone(); 4], deadline, 10_000).await;
 
     for round in 1..=3 {
-        more_acks(8).await;
+        writers.wait_for_more(8).await;
         let leader = wait_until("a leader", Duration::from_secs(30), || {
             let c = &cluster;
             async move { current_leader(c).await.ok_or("no leader yet".to_string()) }
         })
         .await;
-        wait_until("a write in flight", Duration::from_secs(10), || {
-            let n = inflight.load(Ordering::SeqCst);
-            async move {
-                if n > 0 {
-                    Ok(())
-                } else {
-                    Err("none".to_string())
-                }
-            }
-        })
-        .await;
+        writers.wait_in_flight().await;
         cluster.kill(leader);
         cluster.spawn(leader);
         // Writes go on after the restart (whoever leads), then all nodes must agree.
-        more_acks(8).await;
-        run_tx.send_replace(Some(false));
-        wait_until(
-            "in-flight writes to finish",
-            Duration::from_secs(30),
-            || {
-                let n = inflight.load(Ordering::SeqCst);
-                async move {
-                    if n == 0 {
-                        Ok(())
-                    } else {
-                        Err(format!("{n} in flight"))
-                    }
-                }
-            },
-        )
-        .await;
+        writers.wait_for_more(8).await;
+        writers.quiesce().await;
         let (offset, hash) = nemesis::converged_image(&cluster, Duration::from_secs(60)).await;
-        let want = acked.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let want = writers.acked();
         for node in &cluster.nodes {
-            let have = local_topics(&node.addr)
-                .await
-                .expect("every node lists its topics");
-            let lost: Vec<&String> = want
-                .iter()
-                .filter(|(n, id)| have.get(*n) != Some(*id))
-                .map(|(n, _)| n)
-                .collect();
+            let lost = lost_on(&node.addr, &want).await;
             assert!(
                 lost.is_empty(),
                 "round {round}: node {} lost acknowledged topics: {lost:?}",
@@ -333,11 +342,8 @@ async fn a_leader_killed_with_an_unflushed_tail_and_restarted_at_once_converges(
              image {hash:08x}, {} acknowledged",
             want.len()
         );
-        run_tx.send_replace(Some(true));
+        writers.resume();
     }
-    run_tx.send_replace(None);
-    for t in tasks {
-        t.await.expect("writer");
-    }
+    writers.stop().await;
     drop(brokers);
 }
