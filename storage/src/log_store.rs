@@ -120,16 +120,22 @@ impl Inner {
             .map_err(|e| format!("fdatasync raft log: {e}"))?;
         self.stats.fsync.observe(started.elapsed());
         if let Some(last) = last {
-            let mut m = self
-                .mark
-                .lock()
-                .map_err(|_| "durable mark lock poisoned".to_string())?;
-            let mut next = m.mark.clone();
-            next.last_index = Some(last);
-            m.write(next, false)
+            self.mark_flushed(|m| m.last_index = Some(last))
                 .map_err(|e| format!("update the durable mark: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Records what a successful flush made durable (no fsync of its own, see
+    /// [`crate::durable_mark`]).
+    fn mark_flushed(&self, f: impl FnOnce(&mut Mark)) -> Result<(), io::Error> {
+        let mut m = self
+            .mark
+            .lock()
+            .map_err(|_| io::Error::other("durable mark lock poisoned"))?;
+        let mut next = m.mark.clone();
+        f(&mut next);
+        m.write(next, false)
     }
 }
 
@@ -280,15 +286,6 @@ impl LogStore {
             .mark
             .lock()
             .map_err(|_| io::Error::other("durable mark lock poisoned"))
-    }
-
-    /// Records what a successful flush made durable (no fsync of its own, see
-    /// [`crate::durable_mark`]).
-    fn mark_flushed(&self, f: impl FnOnce(&mut Mark)) -> Result<(), io::Error> {
-        let mut m = self.lock_mark()?;
-        let mut next = m.mark.clone();
-        f(&mut next);
-        m.write(next, false)
     }
 
     /// Fault injection for tests: from now on every group commit waits `delay` before it
@@ -615,7 +612,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // The vote must be durable before we answer any vote request with it.
         self.put_meta(KEY_VOTE, vote)?;
         self.flush().await?;
-        self.mark_flushed(|m| m.vote = Some(*vote))?;
+        self.inner.mark_flushed(|m| m.vote = Some(*vote))?;
         Ok(())
     }
 

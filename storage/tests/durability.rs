@@ -55,19 +55,28 @@ async fn a_large_entry_is_in_a_synced_blob_file_when_its_append_is_acknowledged(
 /// meanwhile), its entries already readable; acknowledgements arrive in submission order, and
 /// a truncation first waits for the appends before it, so the durable mark never claims a
 /// truncated entry and the log reopens.
-#[tokio::test(flavor = "multi_thread")]
-async fn appends_are_acknowledged_in_order_and_a_truncate_waits_for_them() {
+/// Appends entry `i` and returns the receiver of its acknowledgement.
+async fn submit(log: &mut LogStore, i: u64) -> Ack {
     use openraft::storage::{IOFlushed, RaftLogStorage};
     use openraft::type_config::TypeConfigExt;
+    let (tx, rx) = TypeConfig::oneshot();
+    log.append([entry(i, 200)], IOFlushed::signal(tx))
+        .await
+        .expect("append");
+    rx
+}
+
+type Ack = openraft::alias::OneshotReceiverOf<TypeConfig, Result<(), std::io::Error>>;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_are_acknowledged_in_order_and_a_truncate_waits_for_them() {
+    use openraft::storage::RaftLogStorage;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("raft-log");
     let mut log = LogStore::open(&path).expect("open");
     let mut acks = Vec::new();
     for i in 1..=200 {
-        let (tx, rx) = TypeConfig::oneshot();
-        log.append([entry(i, 200)], IOFlushed::signal(tx))
-            .await
-            .expect("append");
+        let rx = submit(&mut log, i).await;
         let got = log.try_get_log_entries(i..i + 1).await.expect("read");
         assert_eq!(
             got.len(),
@@ -93,11 +102,7 @@ async fn appends_are_acknowledged_in_order_and_a_truncate_waits_for_them() {
     // Truncate right behind a burst of unacknowledged appends.
     let mut pending = Vec::new();
     for i in 201..=260 {
-        let (tx, rx) = TypeConfig::oneshot();
-        log.append([entry(i, 200)], IOFlushed::signal(tx))
-            .await
-            .expect("append");
-        pending.push(rx);
+        pending.push(submit(&mut log, i).await);
     }
     let keep = entry(150, 0).log_id;
     log.truncate_after(Some(keep)).await.expect("truncate");
