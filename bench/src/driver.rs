@@ -88,6 +88,11 @@ impl RunStats {
     }
 }
 
+/// The longest one operation may take before it counts as failed: a backstop, so a server
+/// that accepts a request and never answers cannot hold a run forever (the systems' own
+/// clients time out well before it).
+pub const OP_DEADLINE: Duration = Duration::from_secs(60);
+
 /// Runs `op(client, seq)` from `clients` concurrent tasks until `duration` passed or
 /// `max_ops` operations started, whichever comes first.
 pub async fn closed_loop<F, Fut>(
@@ -115,7 +120,10 @@ where
             let mut seq = 0u64;
             while begin.elapsed() < duration && started.fetch_add(1, Ordering::Relaxed) < max_ops {
                 let t = Instant::now();
-                match op(c, seq).await {
+                let answer = tokio::time::timeout(OP_DEADLINE, op(c, seq))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("no answer within {OP_DEADLINE:?}")));
+                match answer {
                     Ok(()) => {
                         ops += 1;
                         let _ = hist.record((t.elapsed().as_micros() as u64).max(1));

@@ -21,6 +21,24 @@ use pb::maintenance_client::MaintenanceClient;
 /// Connections the clients are spread over, as for kraftd.
 const CONNECTIONS: usize = 4;
 
+/// Connect timeout to a member.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Per-call timeout, as kraftd's bench client has (`kraft::client_config`). etcd accepts
+/// connections before it serves them (until it has joined its cluster), so an unbounded call
+/// to a member that never gets there would wait forever.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to `url` with the bench's connect and per-call timeouts.
+async fn connect(url: &str) -> Result<Channel> {
+    Channel::from_shared(url.to_string())?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .connect()
+        .await
+        .with_context(|| format!("connect to etcd at {url}"))
+}
+
 /// A running etcd cluster with channels to its leader.
 pub struct EtcdTarget {
     /// The processes (killed when this is dropped).
@@ -45,12 +63,7 @@ impl EtcdTarget {
         };
         let mut channels = Vec::new();
         for _ in 0..CONNECTIONS {
-            channels.push(
-                Channel::from_shared(leader_url.clone())?
-                    .connect()
-                    .await
-                    .context("connect to the etcd leader")?,
-            );
+            channels.push(connect(&leader_url).await?);
         }
         Ok(Self { cluster, channels })
     }
@@ -90,8 +103,7 @@ async fn find_leader(urls: &[String]) -> Result<String> {
     let mut leader = None;
     let mut members = Vec::new();
     for u in urls {
-        let ch = Channel::from_shared(u.clone())?.connect().await?;
-        let s = MaintenanceClient::new(ch)
+        let s = MaintenanceClient::new(connect(u).await?)
             .status(pb::StatusRequest {})
             .await?
             .into_inner();

@@ -6,32 +6,123 @@
 //! `etcd-server`; without it that test prints a notice and passes, unless
 //! `KRAFTD_REQUIRE_BENCH_TOOLS=1`.
 
+use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::Value;
 
+/// One scenario at a time: each starts several real processes, and five of them at once on a
+/// 2-core machine compete for CPU and disk instead of running.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A quick run takes seconds; one still running after this is stopped and fails its test, so
+/// a hung process cannot hold CI.
+const DEADLINE: Duration = Duration::from_secs(240);
+
+/// Runs `kraft-bench <args> --quick` and returns its JSON. The bench runs in its own process
+/// group with `TMPDIR` under `out`, keeping its processes' directories (`KRAFT_BENCH_KEEP`):
+/// whatever happens, the test's temporary directory takes every data directory with it, and a
+/// failure shows the processes' logs.
 fn bench(out: &Path, args: &[&str]) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kraft-bench"));
-    cmd.args(args).args([
-        "--quick",
-        "--no-progress",
-        "--out",
-        out.to_str().expect("utf-8 temp path"),
-    ]);
-    let output = cmd.output().expect("run kraft-bench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+    let tmp = out.join("tmp");
+    std::fs::create_dir_all(&tmp).expect("temp dir for the bench");
+    let (stdout_path, stderr_path) = (out.join("stdout.txt"), out.join("stderr.txt"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kraft-bench"))
+        .args(args)
+        .args(["--quick", "--no-progress", "--out"])
+        .arg(out)
+        .env("TMPDIR", &tmp)
+        .env("KRAFT_BENCH_KEEP", "1")
+        .process_group(0)
+        .stdout(File::create(&stdout_path).expect("stdout file"))
+        .stderr(File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("start kraft-bench");
+    let status = wait_or_stop(&mut child);
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap_or_default();
     println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "kraft-bench {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
+    let failed = match status {
+        Some(s) if s.success() => None,
+        Some(s) => Some(format!("failed: {s}")),
+        None => Some(format!("still running after {DEADLINE:?}; stopped")),
+    };
+    if let Some(why) = failed {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!(
+            "kraft-bench {args:?} {why}\nstdout:\n{stdout}\nstderr:\n{stderr}\n{}",
+            diagnostics(&tmp)
+        );
+    }
     let file = out.join(format!("{}.json", args[0]));
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("{} not written: {e}", file.display()));
     serde_json::from_str(&text).expect("valid JSON")
+}
+
+/// Waits for `child` until [`DEADLINE`]; past it, SIGTERMs its process group (the bench then
+/// stops its processes), and SIGKILLs what is left 15 s later. `None` when it was stopped.
+fn wait_or_stop(child: &mut Child) -> Option<ExitStatus> {
+    if let Some(status) = wait_until(child, Instant::now() + DEADLINE) {
+        return Some(status);
+    }
+    let group = Pid::from_raw(i32::try_from(child.id()).expect("pid fits i32"));
+    let _ = killpg(group, Signal::SIGTERM);
+    if wait_until(child, Instant::now() + Duration::from_secs(15)).is_none() {
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait();
+    }
+    None
+}
+
+/// `child`'s exit status, or `None` if it is still running at `deadline`.
+fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The last lines of every process log the bench kept under `tmp`, and the free disk space.
+fn diagnostics(tmp: &Path) -> String {
+    let mut logs = Vec::new();
+    let mut dirs = vec![tmp.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "log") {
+                logs.push(path);
+            }
+        }
+    }
+    logs.sort();
+    let mut text = String::new();
+    for log in logs {
+        let body = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = body.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        text.push_str(&format!("--- {}:\n{tail}\n", log.display()));
+    }
+    let df = Command::new("df")
+        .args(["-h"])
+        .arg(tmp)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!("process logs (last 20 lines each):\n{text}disk:\n{df}")
 }
 
 fn rows(v: &Value) -> &Vec<Value> {
