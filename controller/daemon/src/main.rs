@@ -326,6 +326,20 @@ async fn run_dev_brokers(bootstrap: String, count: u32, mut stop: watch::Receive
     .await;
 }
 
+/// Process-wide setup before a node starts: logging, then transparent huge pages off.
+///
+/// mimalloc advises its arenas for transparent huge pages; every time it gives freed memory
+/// back to the OS and touches it again, the kernel faults in and zeroes a whole 2 MiB page. In
+/// a 64-client create run that zeroing (`clear_page_erms` under mimalloc's page faults) was
+/// ~10 % of the machine's CPU (bench/RESULTS.md, s18). `PR_SET_THP_DISABLE` turns THP off for
+/// this process only, whatever the host's `transparent_hugepage` setting.
+fn start_process(log_format: &str) {
+    init_tracing(log_format);
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        warn!(error = %e, "could not turn transparent huge pages off (PR_SET_THP_DISABLE)");
+    }
+}
+
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn,h2=warn,tower=warn")
@@ -557,7 +571,7 @@ async fn main() -> Result<()> {
                 .layer()
                 .over(env_layer()?.over(Layer::defaults()));
             let tuning = tuning.tuning()?;
-            init_tracing(&tuning.log_format);
+            start_process(&tuning.log_format);
             let ports: Vec<u16> = (0..3).map(|i| dev.base_port + i).collect();
             let voters = ports
                 .iter()
@@ -627,7 +641,7 @@ async fn main() -> Result<()> {
         }
         None => {
             let c = node_config(&cli.node)?;
-            init_tracing(&c.tuning.log_format);
+            start_process(&c.tuning.log_format);
             info!(node_id = c.node_id, config = %c.display(), "effective configuration");
             if let Some(r) = &c.resolve {
                 warn!(resolve = %r, "voter endpoints rewritten by `resolve` (tests / no DNS)");
