@@ -109,7 +109,27 @@ impl Cluster {
         for id in 1..=n {
             c.spawn(id);
         }
+        c.wait_listening();
         c
+    }
+
+    /// Waits (up to 30 s) until every running node accepts TCP connections on its gRPC
+    /// address, so a test may talk to any node once `start` returns: a quorum elects a leader
+    /// with two nodes up while the third may still be starting. A node that exits meanwhile is
+    /// not waited for (its test sees why).
+    fn wait_listening(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        for i in 0..self.nodes.len() {
+            let Ok(addr) = self.nodes[i].addr.parse::<std::net::SocketAddr>() else {
+                continue;
+            };
+            while self.nodes[i].is_running()
+                && std::time::Instant::now() < deadline
+                && std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
     }
 
     /// Starts `n` controllers, each also serving Prometheus metrics on a port of its own
@@ -127,6 +147,7 @@ impl Cluster {
         for id in 1..=n {
             c.spawn(id);
         }
+        c.wait_listening();
         c
     }
 
