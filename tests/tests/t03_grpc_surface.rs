@@ -15,20 +15,12 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-/// A channel to the node at `addr`, once it accepts connections: a quorum has a leader as soon
-/// as two nodes are up, and the third may still be starting.
 async fn channel(addr: &str) -> tonic::transport::Channel {
-    let endpoint =
-        tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("endpoint");
-    wait_until(
-        &format!("{addr} accepting connections"),
-        Duration::from_secs(30),
-        || {
-            let endpoint = endpoint.clone();
-            async move { endpoint.connect().await.map_err(|e| e.to_string()) }
-        },
-    )
-    .await
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect")
 }
 
 async fn list_services(addr: &str) -> Vec<String> {
