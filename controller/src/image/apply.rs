@@ -112,10 +112,10 @@ impl MetadataImage {
                         existing: existing.to_string(),
                     });
                 }
-                if let Some(existing) = self.topics.get_by_id(r.topic_id) {
+                if let Some(existing) = self.topics.name_of(r.topic_id) {
                     return Err(ApplyError::TopicIdExists {
                         topic_id: r.topic_id,
-                        existing: existing.name.clone(),
+                        existing: existing.to_string(),
                     });
                 }
                 self.topics.insert(TopicImage {
@@ -389,8 +389,8 @@ impl MetadataImage {
 
     fn topic_name_of(&self, record: RecordKind, topic_id: TopicId) -> Result<String, ApplyError> {
         self.topics
-            .get_by_id(topic_id)
-            .map(|t| t.name.clone())
+            .name_of(topic_id)
+            .map(str::to_string)
             .ok_or(ApplyError::UnknownTopicId { record, topic_id })
     }
 

@@ -75,6 +75,11 @@ impl TopicsImage {
         self.by_id.get(&id).and_then(|n| self.by_name.get(n))
     }
 
+    /// The name of the topic with id `id`: one lookup in the id index, none by name.
+    pub fn name_of(&self, id: TopicId) -> Option<&str> {
+        self.by_id.get(&id).map(String::as_str)
+    }
+
     /// An existing topic that `name` collides with after '.'↔'_' unification, if any
     /// (the smallest such name). An existing topic with exactly `name` is also returned.
     pub fn colliding_topic(&self, name: &str) -> Option<&str> {
