@@ -20,8 +20,8 @@
 //! restore off for that reason (`enable_leader_restore`, see `kraft_quorum::node`).
 //!
 //! Purge is deferred: `purge` makes the new purge point durable and hides the entries below it
-//! from every reader at once, but deletes them later, [`TRIM_PER_APPEND`] at a time in the
-//! batches of the next appends. Deleting ~9,000 entries in one sled batch took ~60 ms on an idle
+//! from every reader at once, but deletes them later, [`TRIM_PER_APPEND`] at a time with the
+//! next appends. Deleting ~9,000 entries in one sled batch took ~60 ms on an idle
 //! machine, and openraft's core awaits `purge`: every write of the cluster stalled meanwhile.
 //! A crash before the deletion ends leaves entries below the purge point, which reads skip and
 //! later appends delete.
@@ -420,13 +420,13 @@ impl LogStore {
             .count()
     }
 
-    /// Adds the deletion of up to [`TRIM_PER_APPEND`] purged entries to `batch`; returns where
-    /// the next trim starts once the batch is applied.
-    fn trim_into(&self, batch: &mut sled::Batch) -> Result<u64, StorageError> {
+    /// The purged entries the next append deletes: up to [`TRIM_PER_APPEND`] of them, from
+    /// the first one still stored.
+    fn trim_range(&self) -> Result<Range<u64>, StorageError> {
         let floor = self.floor();
         let mut from = self.inner.trim_from.load(Ordering::SeqCst);
         if from >= floor {
-            return Ok(from);
+            return Ok(from..from);
         }
         // Start at the first stored entry: a snapshot install can move the purge point far
         // past the entries there are.
@@ -437,11 +437,7 @@ impl LogStore {
             .map_err(StorageError::sled("read first entry"))?
             .and_then(|(k, _)| keyspace::parse_log_key(&k));
         from = from.max(first.unwrap_or(floor)).min(floor);
-        let to = floor.min(from.saturating_add(TRIM_PER_APPEND));
-        for index in from..to {
-            batch.remove(&keyspace::log_key(index));
-        }
-        Ok(to)
+        Ok(from..floor.min(from.saturating_add(TRIM_PER_APPEND)))
     }
 
     /// The entries with an index in `range` that are in the log now, in index order, as
@@ -636,19 +632,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let started = Instant::now();
-        let mut batch = sled::Batch::default();
+        // One sled insert per entry, in index order, rather than one `apply_batch`: a crash
+        // before the flush leaves a prefix of them (sled recovers a prefix of its log), which
+        // is a valid log, and nothing here was acknowledged yet. A sled batch would cost a
+        // lock that stops every reader, and two more IO-buffer writes per append (sled seals
+        // the current buffer before and after the batch's marker).
+        let log = &self.inner.log;
         let mut last = None;
         for entry in entries {
             let bytes = codec::encode_entry(&entry).map_err(io::Error::other)?;
-            batch.insert(&keyspace::log_key(entry.index()), bytes);
+            log.insert(keyspace::log_key(entry.index()), bytes)
+                .map_err(StorageError::sled("append entries"))?;
             last = Some(entry.index());
         }
-        let trimmed_to = self.trim_into(&mut batch)?;
-        self.inner
-            .log
-            .apply_batch(batch)
-            .map_err(StorageError::sled("append entries"))?;
-        self.inner.trim_from.store(trimmed_to, Ordering::SeqCst);
+        // Deleting from the low end keeps the stored entries contiguous at every step.
+        let trim = self.trim_range()?;
+        for index in trim.clone() {
+            log.remove(keyspace::log_key(index))
+                .map_err(StorageError::sled("delete purged entries"))?;
+        }
+        self.inner.trim_from.store(trim.end, Ordering::SeqCst);
         // Acknowledged by the flusher thread once the entries are on disk (group commit).
         let work = Flush::Appended {
             last,
