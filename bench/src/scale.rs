@@ -332,10 +332,9 @@ pub async fn run(bin: PathBuf, plan: &ScalePlan, progress: bool) -> Result<Scale
     let (image_bytes, image_topics, image_partitions) = cache.read(|i| {
         (
             i.encode().map(|b| b.len() as u64).unwrap_or(0),
-            i.topics().by_name().len() as u64,
+            i.topics().len() as u64,
             i.topics()
-                .by_name()
-                .values()
+                .iter_unordered()
                 .map(|t| t.partitions.len() as u64)
                 .sum::<u64>(),
         )

@@ -60,8 +60,12 @@ async fn main() -> anyhow::Result<()> {
     let (offset, hash) = cache.image_hash();
     println!("unfenced at metadata offset {offset:?} (image hash {hash:08x})");
     cache.read(|image| {
-        for (name, topic) in image.topics().by_name() {
-            println!("topic {name}: {} partitions", topic.partitions.len());
+        for topic in image.topics().iter() {
+            println!(
+                "topic {}: {} partitions",
+                topic.name,
+                topic.partitions.len()
+            );
         }
     });
 

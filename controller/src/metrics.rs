@@ -203,7 +203,8 @@ impl ImageGauges {
             g.fenced_brokers += u64::from(b.fenced);
             g.active_brokers += u64::from(b.is_active());
         }
-        for (name, t) in image.topics().by_name() {
+        for t in image.topics().iter_unordered() {
+            let name = &t.name;
             g.topics += 1;
             let min_isr = image.min_insync_replicas(name);
             for p in t.partitions.values() {

@@ -298,7 +298,7 @@ type Epochs = BTreeMap<(String, i32), (LeaderEpoch, PartitionEpoch)>;
 
 fn check_invariants(image: &MetadataImage, prev: &Epochs) -> Epochs {
     let mut epochs = Epochs::new();
-    for t in image.topics().by_name().values() {
+    for t in image.topics().iter() {
         for (&i, p) in &t.partitions {
             let name = format!("{}-{i}", t.name);
             assert!(!p.isr.is_empty(), "{name}: empty ISR");

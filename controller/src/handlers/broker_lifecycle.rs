@@ -16,7 +16,7 @@ use crate::records::{BrokerRegistrationChangeRecord, Record, UnregisterBrokerRec
 /// The last ISR member stays, with leader -1 (SPEC §3.5).
 pub(crate) fn remove_from_isrs(image: &MetadataImage, broker: BrokerId) -> Vec<Record> {
     let mut records = Vec::new();
-    for topic in image.topics().by_name().values() {
+    for topic in image.topics().iter() {
         let election = topic_election(image, &topic.name);
         for (&index, p) in &topic.partitions {
             if !p.isr.contains(&broker) && p.leader != broker {
@@ -36,7 +36,7 @@ pub(crate) fn remove_from_isrs(image: &MetadataImage, broker: BrokerId) -> Vec<R
 /// `handleBrokerUnfenced`, SPEC §3.4).
 pub(crate) fn elect_with_unfenced(image: &MetadataImage, broker: BrokerId) -> Vec<Record> {
     let mut records = Vec::new();
-    for topic in image.topics().by_name().values() {
+    for topic in image.topics().iter() {
         let election = topic_election(image, &topic.name);
         for (&index, p) in &topic.partitions {
             if p.leader != BrokerId::NO_LEADER || !p.replicas.contains(&broker) {
@@ -59,8 +59,7 @@ pub(crate) fn elect_with_unfenced(image: &MetadataImage, broker: BrokerId) -> Ve
 pub(crate) fn leads_any(image: &MetadataImage, broker: BrokerId) -> bool {
     image
         .topics()
-        .by_name()
-        .values()
+        .iter_unordered()
         .any(|t| t.partitions.values().any(|p| p.leader == broker))
 }
 

@@ -393,11 +393,7 @@ fn plan_topic(
         }
     }
 
-    let topics = image
-        .topics()
-        .by_name()
-        .len()
-        .saturating_add(batch_names.len());
+    let topics = image.topics().len().saturating_add(batch_names.len());
     if topics >= limits.max_topics as usize {
         return Err((
             ErrorCode::PolicyViolation,

@@ -99,7 +99,7 @@ pub fn elect_leaders(
             }
         }
         None => {
-            for topic in image.topics().by_name().values() {
+            for topic in image.topics().iter() {
                 let partition_results: Vec<_> = topic
                     .partitions
                     .keys()

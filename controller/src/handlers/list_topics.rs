@@ -18,8 +18,7 @@ pub struct TopicListing {
 pub fn list_topics(image: &MetadataImage) -> Vec<TopicListing> {
     image
         .topics()
-        .by_name()
-        .values()
+        .iter()
         .map(|t| TopicListing {
             name: t.name.clone(),
             topic_id: t.topic_id,

@@ -171,9 +171,8 @@ pub fn list_partition_reassignments(
             .collect(),
         None => image
             .topics()
-            .by_name()
-            .keys()
-            .map(|n| (n.clone(), None))
+            .names()
+            .map(|n| (n.to_string(), None))
             .collect(),
     };
     wanted

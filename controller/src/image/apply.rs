@@ -22,7 +22,7 @@ enum Undo {
     TopicInserted(String),
     TopicRemoved(TopicImage),
     Partition {
-        topic: String,
+        topic_id: TopicId,
         partition_id: i32,
         prev: Option<PartitionRegistration>,
     },
@@ -101,7 +101,7 @@ impl MetadataImage {
             }
             Record::BrokerRegistrationChange(r) => self.apply_broker_change(r, undo),
             Record::Topic(r) => {
-                if self.topics.get(&r.name).is_some() {
+                if self.topics.contains_name(&r.name) {
                     return Err(ApplyError::TopicExists {
                         name: r.name.clone(),
                     });
@@ -127,14 +127,13 @@ impl MetadataImage {
                 Ok(())
             }
             Record::Partition(r) => {
-                let topic = self.topic_name_of(RecordKind::Partition, r.topic_id)?;
-                let t = self
-                    .topics
-                    .get_mut(&topic)
-                    .ok_or(ApplyError::UnknownTopicId {
-                        record: RecordKind::Partition,
-                        topic_id: r.topic_id,
-                    })?;
+                let t =
+                    self.topics
+                        .get_mut_by_id(r.topic_id)
+                        .ok_or(ApplyError::UnknownTopicId {
+                            record: RecordKind::Partition,
+                            topic_id: r.topic_id,
+                        })?;
                 if t.partitions.contains_key(&r.partition_id) {
                     return Err(ApplyError::PartitionExists {
                         topic_id: r.topic_id,
@@ -155,14 +154,19 @@ impl MetadataImage {
                     },
                 );
                 undo.push(Undo::Partition {
-                    topic,
+                    topic_id: r.topic_id,
                     partition_id: r.partition_id,
                     prev: None,
                 });
                 Ok(())
             }
             Record::PartitionChange(r) => {
-                let topic = self.topic_name_of(RecordKind::PartitionChange, r.topic_id)?;
+                if self.topics.get_by_id(r.topic_id).is_none() {
+                    return Err(ApplyError::UnknownTopicId {
+                        record: RecordKind::PartitionChange,
+                        topic_id: r.topic_id,
+                    });
+                }
                 let unknown = ApplyError::UnknownPartition {
                     record: RecordKind::PartitionChange,
                     topic_id: r.topic_id,
@@ -170,7 +174,7 @@ impl MetadataImage {
                 };
                 let p = self
                     .topics
-                    .get_mut(&topic)
+                    .get_mut_by_id(r.topic_id)
                     .and_then(|t| t.partitions.get_mut(&r.partition_id))
                     .ok_or(unknown)?;
                 if let Some(expected) = r.expected_partition_epoch
@@ -207,7 +211,7 @@ impl MetadataImage {
                 }
                 p.partition_epoch = PartitionEpoch(p.partition_epoch.0.saturating_add(1));
                 undo.push(Undo::Partition {
-                    topic,
+                    topic_id: r.topic_id,
                     partition_id: r.partition_id,
                     prev: Some(prev),
                 });
@@ -346,7 +350,7 @@ impl MetadataImage {
 
     fn apply_config(&mut self, r: &ConfigRecord, undo: &mut Vec<Undo>) -> Result<(), ApplyError> {
         if r.resource_type == ConfigResourceType::Topic
-            && self.topics.get(&r.resource_name).is_none()
+            && !self.topics.contains_name(&r.resource_name)
         {
             return Err(ApplyError::UnknownTopicName {
                 record: RecordKind::Config,
@@ -409,11 +413,11 @@ impl MetadataImage {
                 }
                 Undo::TopicRemoved(topic) => self.topics.insert(topic),
                 Undo::Partition {
-                    topic,
+                    topic_id,
                     partition_id,
                     prev,
                 } => {
-                    if let Some(t) = self.topics.get_mut(&topic) {
+                    if let Some(t) = self.topics.get_mut_by_id(topic_id) {
                         match prev {
                             Some(p) => t.partitions.insert(partition_id, p),
                             None => t.partitions.remove(&partition_id),

@@ -390,7 +390,7 @@ fn a_clone_shares_the_maps_and_keeps_its_state_while_the_original_changes() {
     let (mut t, x_id) = with_topic("x");
     let frozen = t.image.clone();
     // Cheap clone: the large maps are shared, not copied (snapshots encode such a clone).
-    assert!(frozen.topics().by_name().ptr_eq(t.image.topics().by_name()));
+    assert!(frozen.topics().ptr_eq(t.image.topics()));
     assert!(
         frozen
             .cluster()

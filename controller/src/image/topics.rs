@@ -41,10 +41,14 @@ pub struct TopicImage {
     pub partitions: BTreeMap<i32, PartitionRegistration>,
 }
 
-/// All topics, by name, with derived indexes by id and by collision-normalized name.
+/// All topics, stored by id, with indexes by name and by collision-normalized name.
 ///
-/// Serialized as the map by name only; the indexes are rebuilt on decode, so a snapshot
-/// cannot hold an index that disagrees with the topics.
+/// Topics live in the map by id because records name them by id: applying a partition or
+/// ISR change (most of the log) never compares topic names. The name index maps each name to
+/// its id and gives the listing order.
+///
+/// Serialized as the map by name (name → topic, in name order) only; the indexes are rebuilt
+/// on decode, so a snapshot cannot hold an index that disagrees with the topics.
 ///
 /// The maps are persistent (`imbl::OrdMap`, a B-tree whose nodes are shared between clones):
 /// cloning the image costs a few reference counts however many topics it holds, and a
@@ -53,31 +57,64 @@ pub struct TopicImage {
 /// from one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopicsImage {
-    by_name: OrdMap<String, TopicImage>,
-    by_id: OrdMap<TopicId, String>,
+    by_id: OrdMap<TopicId, TopicImage>,
+    names: OrdMap<String, TopicId>,
     /// `unify_collision_chars(name)` → names with '.' or '_' (Kafka `topicsWithCollisionChars`).
     collisions: OrdMap<String, BTreeSet<String>>,
 }
 
 impl TopicsImage {
+    /// Number of topics.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when there are no topics.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
     /// All topics, sorted by name.
-    pub fn by_name(&self) -> &OrdMap<String, TopicImage> {
-        &self.by_name
+    pub fn iter(&self) -> impl Iterator<Item = &TopicImage> + '_ {
+        self.names.values().filter_map(|id| self.by_id.get(id))
+    }
+
+    /// All topics in no particular order (by id): cheaper than [`TopicsImage::iter`] where
+    /// the order does not matter.
+    pub fn iter_unordered(&self) -> impl Iterator<Item = &TopicImage> + '_ {
+        self.by_id.values()
+    }
+
+    /// All topic names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.names.keys().map(String::as_str)
+    }
+
+    /// True if both share all their storage (one is an unchanged clone of the other).
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        self.by_id.ptr_eq(&other.by_id)
+            && self.names.ptr_eq(&other.names)
+            && self.collisions.ptr_eq(&other.collisions)
     }
 
     /// The topic called `name`.
     pub fn get(&self, name: &str) -> Option<&TopicImage> {
-        self.by_name.get(name)
+        self.names.get(name).and_then(|id| self.by_id.get(id))
+    }
+
+    /// True if a topic is called `name` (one lookup in the name index).
+    pub fn contains_name(&self, name: &str) -> bool {
+        self.names.contains_key(name)
     }
 
     /// The topic with id `id`.
     pub fn get_by_id(&self, id: TopicId) -> Option<&TopicImage> {
-        self.by_id.get(&id).and_then(|n| self.by_name.get(n))
+        self.by_id.get(&id)
     }
 
-    /// The name of the topic with id `id`: one lookup in the id index, none by name.
+    /// The name of the topic with id `id`.
     pub fn name_of(&self, id: TopicId) -> Option<&str> {
-        self.by_id.get(&id).map(String::as_str)
+        self.by_id.get(&id).map(|t| t.name.as_str())
     }
 
     /// An existing topic that `name` collides with after '.'↔'_' unification, if any
@@ -92,26 +129,26 @@ impl TopicsImage {
             .map(String::as_str)
     }
 
-    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut TopicImage> {
-        self.by_name.get_mut(name)
+    pub(crate) fn get_mut_by_id(&mut self, id: TopicId) -> Option<&mut TopicImage> {
+        self.by_id.get_mut(&id)
     }
 
     /// Insert a topic whose name and id are free (the caller checked).
     pub(crate) fn insert(&mut self, topic: TopicImage) {
-        self.by_id.insert(topic.topic_id, topic.name.clone());
+        self.names.insert(topic.name.clone(), topic.topic_id);
         if topic_name::has_collision_chars(&topic.name) {
             self.collisions
                 .entry(topic_name::unify_collision_chars(&topic.name))
                 .or_default()
                 .insert(topic.name.clone());
         }
-        self.by_name.insert(topic.name.clone(), topic);
+        self.by_id.insert(topic.topic_id, topic);
     }
 
     /// Remove the topic called `name` with its indexes.
     pub(crate) fn remove(&mut self, name: &str) -> Option<TopicImage> {
-        let topic = self.by_name.remove(name)?;
-        self.by_id.remove(&topic.topic_id);
+        let id = self.names.remove(name)?;
+        let topic = self.by_id.remove(&id)?;
         let key = topic_name::unify_collision_chars(name);
         if let Some(set) = self.collisions.get_mut(&key) {
             set.remove(name);
@@ -125,7 +162,15 @@ impl TopicsImage {
 
 impl Serialize for TopicsImage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.by_name.serialize(s)
+        use serde::ser::{Error, SerializeMap};
+        let mut map = s.serialize_map(Some(self.names.len()))?;
+        for (name, id) in &self.names {
+            let topic = self.by_id.get(id).ok_or_else(|| {
+                S::Error::custom(format!("topic '{name}' is in the name index only"))
+            })?;
+            map.serialize_entry(name, topic)?;
+        }
+        map.end()
     }
 }
 
@@ -141,7 +186,7 @@ impl<'de> Deserialize<'de> for TopicsImage {
                     topic.name
                 )));
             }
-            if let Some(other) = topics.by_id.get(&topic.topic_id) {
+            if let Some(other) = topics.name_of(topic.topic_id) {
                 return Err(D::Error::custom(format!(
                     "topics '{other}' and '{name}' share id {}",
                     topic.topic_id

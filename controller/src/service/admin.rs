@@ -95,7 +95,7 @@ impl AdminService for AdminServiceImpl {
                 |m| m.local,
                 |i, m| {
                     let names: Vec<String> = if m.names.is_empty() {
-                        i.topics().by_name().keys().cloned().collect()
+                        i.topics().names().map(str::to_string).collect()
                     } else {
                         m.names.clone()
                     };
