@@ -40,13 +40,13 @@ fn sled_io_switches() -> (u64, usize) {
     (total, threads)
 }
 
-/// Waits (with a deadline) until sled's IO pool runs its 7 idle threads.
-fn wait_for_pool() -> (u64, usize) {
+/// Waits (with a deadline) until sled's IO pool runs its 7 idle threads; returns how many run.
+fn wait_for_pool() -> usize {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (switches, threads) = sled_io_switches();
+        let (_, threads) = sled_io_switches();
         if threads >= 7 {
-            return (switches, threads);
+            return threads;
         }
         assert!(
             Instant::now() < deadline,
@@ -54,6 +54,16 @@ fn wait_for_pool() -> (u64, usize) {
         );
         std::thread::yield_now();
     }
+}
+
+/// Voluntary context switches of the `sled-io-*` threads per call of `op`, over `n` calls.
+fn switches_per_call(n: u64, mut op: impl FnMut(u64)) -> f64 {
+    let (before, _) = sled_io_switches();
+    for i in 0..n {
+        op(i);
+    }
+    let (after, _) = sled_io_switches();
+    after.saturating_sub(before) as f64 / n as f64
 }
 
 #[test]
@@ -71,15 +81,13 @@ fn flushes_write_inline_and_pool_jobs_wake_one_thread() {
     warm.insert(b"warm-up", b"v".as_slice());
     db.apply_batch(warm).expect("batch");
     db.flush().expect("flush");
-    let (before, threads) = wait_for_pool();
-    for i in 0..N {
+    let threads = wait_for_pool();
+    let per_batch = switches_per_call(N, |i| {
         let mut batch = sled::Batch::default();
         batch.insert(&i.to_be_bytes(), vec![1u8; 200]);
         db.apply_batch(batch).expect("batch");
         db.flush().expect("flush");
-    }
-    let (after, _) = sled_io_switches();
-    let per_batch = after.saturating_sub(before) as f64 / N as f64;
+    });
     eprintln!("sled IO threads: {threads}, voluntary context switches per batch: {per_batch:.2}");
     assert!(
         per_batch < 5.0,
@@ -88,13 +96,10 @@ fn flushes_write_inline_and_pool_jobs_wake_one_thread() {
     );
 
     // Plain inserts: the flush writes the one sealed buffer itself, the pool stays asleep.
-    let (before, _) = sled_io_switches();
-    for i in 0..N {
+    let per_flush = switches_per_call(N, |i| {
         db.insert(i.to_be_bytes(), vec![0u8; 200]).expect("insert");
         db.flush().expect("flush");
-    }
-    let (after, _) = sled_io_switches();
-    let per_flush = after.saturating_sub(before) as f64 / N as f64;
+    });
     eprintln!("voluntary context switches of sled IO threads per insert + flush: {per_flush:.2}");
     assert!(
         per_flush < 0.5,
