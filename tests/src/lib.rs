@@ -357,9 +357,13 @@ impl Cluster {
         for n in &self.nodes {
             let text = std::fs::read_to_string(&n.log_path).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            // A panic scrolls out of the tail behind the errors it causes: show it first.
+            // A panic, or the error a node exited with (`Error: …` from `main`, followed by
+            // its backtrace), scrolls out of the tail behind what it causes: show them first.
             for l in lines.iter().filter(|l| l.contains("panicked at")).take(5) {
                 eprintln!("----- node {} panic: {l}", n.id);
+            }
+            for l in lines.iter().filter(|l| l.starts_with("Error: ")).take(5) {
+                eprintln!("----- node {} exited: {l}", n.id);
             }
             let tail = &lines[lines.len().saturating_sub(40)..];
             eprintln!("----- node {} log (last {} lines) -----", n.id, tail.len());
