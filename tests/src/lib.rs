@@ -1,6 +1,6 @@
-//! Test harness: real `kraftd` processes on 127.0.0.1 with OS-assigned ports, in a temporary
-//! directory, killed (SIGKILL) and cleaned up when the [`Cluster`] is dropped — also when a
-//! test fails, in which case the tail of every node's log is printed.
+//! Test harness: real `kraftd` processes on 127.0.0.1 on free ports (see [`free_port`]), in a
+//! temporary directory, killed (SIGKILL) and cleaned up when the [`Cluster`] is dropped — also
+//! when a test fails, in which case the tail of every node's log is printed.
 //!
 //! The binaries are found next to the test executable's `target/<profile>/` directory; build
 //! them first (`cargo build --workspace --bins`, part of the README's test command) or point
@@ -37,8 +37,29 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Reserves a free port on 127.0.0.1 by binding port 0 and releasing it.
+/// Reserves a free port on 127.0.0.1 for a node to listen on: a random port below the
+/// kernel's ephemeral range that binds now (and is released for the node).
+///
+/// Not one the kernel hands out for port 0: those come from the ephemeral range, and while a
+/// node is down between a kill and its restart any outgoing connection on the machine may get
+/// its port as a source port, and the restarted node then fails to bind ("address in use").
+/// Falls back to port 0 if the ephemeral range leaves no room below it.
 pub fn free_port() -> u16 {
+    use rand::Rng;
+    const LOWEST: u16 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_low > LOWEST + 1_000 {
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            let port = rng.random_range(LOWEST..ephemeral_low);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
 }
