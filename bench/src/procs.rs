@@ -1,5 +1,5 @@
-//! The bench's own process launcher: real `kraftd` and `etcd` processes on 127.0.0.1 with
-//! ports from the OS, in a temporary directory, SIGKILLed and removed on drop (also when the
+//! The bench's own process launcher: real `kraftd` and `etcd` processes on 127.0.0.1 on free
+//! ports ([`free_port`]), in a temporary directory, SIGKILLed and removed on drop (also when the
 //! bench fails part way).
 
 use std::fs::File;
@@ -12,8 +12,29 @@ use anyhow::{Context, Result, bail};
 use tempfile::TempDir;
 use tokio::time::Instant;
 
-/// Reserves a free port on 127.0.0.1 by binding port 0 and releasing it.
+/// Reserves a free port on 127.0.0.1: a random one between 10,000 and the start of the
+/// kernel's ephemeral range that binds now, released for the process to bind.
+///
+/// Below the ephemeral range because `failover` and `scale` restart a killed node on its port:
+/// a port the kernel handed out for port 0 could meanwhile become some connection's source
+/// port. Port 0 is the fallback when the range leaves no room.
 pub fn free_port() -> Result<u16> {
+    use rand::Rng;
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let top = match range.split_whitespace().next().map(str::parse::<u16>) {
+        Some(Ok(low)) => low,
+        _ => 32_768,
+    };
+    let mut rng = rand::rng();
+    let candidates = (top > 11_000).then_some(10_000..top);
+    if let Some(ports) = candidates {
+        for port in std::iter::repeat_with(|| rng.random_range(ports.clone())).take(200) {
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }

@@ -51,7 +51,8 @@ use crate::types::{Command, Entry, LogId, TypeConfig, Vote};
 /// What [`LogStore::verify`] found: the extent of the log on disk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogSummary {
-    /// Index of the first entry still in the log.
+    /// Index of the first entry after the purge point (leftovers at or below it, which
+    /// appends delete, do not count).
     pub first_index: Option<u64>,
     /// Id of the last entry in the log.
     pub last_log_id: Option<LogId>,
@@ -240,10 +241,9 @@ impl LogStore {
         store.check_mark(&summary).map_err(bad)?;
         let floor = summary.last_purged.map_or(0, |p| p.index() + 1);
         store.inner.floor.store(floor, Ordering::SeqCst);
-        store.inner.trim_from.store(
-            summary.first_index.map_or(floor, |f| f.min(floor)),
-            Ordering::SeqCst,
-        );
+        // Leftovers below the purge point, if any, are found by the first append's trim
+        // (it starts at the first stored entry).
+        store.inner.trim_from.store(0, Ordering::SeqCst);
         store.at_open = Arc::new(summary);
         Ok(store)
     }
@@ -310,8 +310,12 @@ impl LogStore {
     /// whatever the crash points:
     /// * every stored value decodes (vote, committed, last purged, each entry), every log key
     ///   is 8 bytes and equals its entry's index;
-    /// * entries are contiguous (appends are contiguous, truncation removes a suffix, purge a
-    ///   prefix, each one sled batch);
+    /// * the entries after the purge point are contiguous (appends write them in index order,
+    ///   truncation removes a suffix in one sled batch). Entries at or below the purge point
+    ///   are leftovers that later appends delete, lowest first; after installing a snapshot
+    ///   that ends past the log, a hole separates them from the new entries, so they are only
+    ///   decoded, not checked for order, and `first_index` is the first entry after the
+    ///   purge point;
     /// * the committed id is not beyond the last entry or purge point (it is written only
     ///   after the entries it covers, and sled recovers a prefix of its writes).
     ///
@@ -328,6 +332,7 @@ impl LogStore {
         self.get_meta::<Vote>(KEY_VOTE).map_err(|e| e.to_string())?;
         let committed = meta(KEY_COMMITTED)?;
         let last_purged = meta(KEY_LAST_PURGED)?;
+        let floor = last_purged.map_or(0, |p| p.index() + 1);
         let mut first: Option<u64> = None;
         let mut last: Option<LogId> = None;
         for kv in self.inner.log.iter() {
@@ -341,6 +346,9 @@ impl LogStore {
                     "log key {index} holds the entry with index {}",
                     entry.index()
                 ));
+            }
+            if index < floor {
+                continue;
             }
             if let Some(prev) = last
                 && prev.index() + 1 != index

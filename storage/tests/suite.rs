@@ -231,6 +231,37 @@ async fn a_purge_point_far_past_the_stored_entries_is_trimmed_from_the_first_sto
     assert_eq!(state.last_log_id, Some(log_id(2, 1_000_002)));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_before_stale_entries_below_a_far_purge_point_are_trimmed_opens() {
+    // A follower that installs a snapshot ending past its log purges up to the snapshot; its
+    // old entries go 32 per append, so for a while the stored log is old entries, a hole up to
+    // the purge point, then the new entries. A crash then must not make the log look damaged.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("raft-log");
+    {
+        let mut log = LogStore::open(&path).expect("open");
+        log.blocking_append((1..=40).map(|i| entry(1, i)))
+            .await
+            .expect("append");
+        log.purge(log_id(1, 100)).await.expect("purge");
+        log.blocking_append([entry(2, 101), entry(2, 102)])
+            .await
+            .expect("append");
+        assert_eq!(log.purged_still_stored(), 8);
+    }
+    let mut log = LogStore::open(&path).expect("reopen with stale entries below the purge point");
+    assert_eq!(log.at_open().first_index, Some(101));
+    assert_eq!(log.purged_still_stored(), 8);
+    let state = log.get_log_state().await.expect("state");
+    assert_eq!(state.last_purged_log_id, Some(log_id(1, 100)));
+    assert_eq!(state.last_log_id, Some(log_id(2, 102)));
+    let idx: Vec<u64> = (log.try_get_log_entries(0..200).await.expect("entries"))
+        .iter()
+        .map(|e| e.index())
+        .collect();
+    assert_eq!(idx, vec![101, 102]);
+}
+
 /// Holds a snapshot encode until released, and says when one has started.
 #[derive(Default)]
 struct Gate {
