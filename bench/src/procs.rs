@@ -20,16 +20,14 @@ use tokio::time::Instant;
 /// port. Port 0 is the fallback when the range leaves no room.
 pub fn free_port() -> Result<u16> {
     use rand::Rng;
-    let range =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let top = match range.split_whitespace().next().map(str::parse::<u16>) {
-        Some(Ok(low)) => low,
-        _ => 32_768,
-    };
-    let mut rng = rand::rng();
-    let candidates = (top > 11_000).then_some(10_000..top);
-    if let Some(ports) = candidates {
-        for port in std::iter::repeat_with(|| rng.random_range(ports.clone())).take(200) {
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768);
+    if ephemeral_low > 11_000 {
+        let mut rng = rand::rng();
+        for _ in 0..200 {
+            let port = rng.random_range(10_000..ephemeral_low);
             if TcpListener::bind(("127.0.0.1", port)).is_ok() {
                 return Ok(port);
             }

@@ -653,7 +653,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .map_err(StorageError::sled("append entries"))?;
             last = Some(entry.index());
         }
-        // Deleting from the low end keeps the stored entries contiguous at every step.
+        // Lowest first: what is left below the purge point stays one run (see `verify`).
         let trim = self.trim_range()?;
         for index in trim.clone() {
             log.remove(keyspace::log_key(index))

@@ -127,13 +127,7 @@ impl MetadataImage {
                 Ok(())
             }
             Record::Partition(r) => {
-                let t =
-                    self.topics
-                        .get_mut_by_id(r.topic_id)
-                        .ok_or(ApplyError::UnknownTopicId {
-                            record: RecordKind::Partition,
-                            topic_id: r.topic_id,
-                        })?;
+                let t = self.topic_mut(RecordKind::Partition, r.topic_id)?;
                 if t.partitions.contains_key(&r.partition_id) {
                     return Err(ApplyError::PartitionExists {
                         topic_id: r.topic_id,
@@ -161,22 +155,15 @@ impl MetadataImage {
                 Ok(())
             }
             Record::PartitionChange(r) => {
-                if self.topics.get_by_id(r.topic_id).is_none() {
-                    return Err(ApplyError::UnknownTopicId {
-                        record: RecordKind::PartitionChange,
-                        topic_id: r.topic_id,
-                    });
-                }
-                let unknown = ApplyError::UnknownPartition {
-                    record: RecordKind::PartitionChange,
-                    topic_id: r.topic_id,
-                    partition_id: r.partition_id,
-                };
-                let p = self
-                    .topics
-                    .get_mut_by_id(r.topic_id)
-                    .and_then(|t| t.partitions.get_mut(&r.partition_id))
-                    .ok_or(unknown)?;
+                let t = self.topic_mut(RecordKind::PartitionChange, r.topic_id)?;
+                let p =
+                    t.partitions
+                        .get_mut(&r.partition_id)
+                        .ok_or(ApplyError::UnknownPartition {
+                            record: RecordKind::PartitionChange,
+                            topic_id: r.topic_id,
+                            partition_id: r.partition_id,
+                        })?;
                 if let Some(expected) = r.expected_partition_epoch
                     && expected != p.partition_epoch
                 {
@@ -389,6 +376,16 @@ impl MetadataImage {
             });
         }
         Ok(())
+    }
+
+    fn topic_mut(
+        &mut self,
+        record: RecordKind,
+        topic_id: TopicId,
+    ) -> Result<&mut TopicImage, ApplyError> {
+        self.topics
+            .get_mut_by_id(topic_id)
+            .ok_or(ApplyError::UnknownTopicId { record, topic_id })
     }
 
     fn topic_name_of(&self, record: RecordKind, topic_id: TopicId) -> Result<String, ApplyError> {
