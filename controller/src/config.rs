@@ -118,8 +118,11 @@ pub struct Layer {
     pub heartbeat_ms: Option<u64>,
     /// Raft election timeout range, `MIN,MAX` in ms.
     pub election_timeout_ms: Option<String>,
-    /// Snapshot after this many committed entries.
+    /// Snapshot after this many committed entries (0: not by count).
     pub snapshot_every: Option<u64>,
+    /// Snapshot after this many bytes of committed records (Kafka's
+    /// `metadata.log.max.record.bytes.between.snapshots`; 0: not by bytes).
+    pub snapshot_bytes: Option<u64>,
     /// Entries kept in the log behind the latest snapshot.
     pub snapshot_keep: Option<u64>,
     /// Take a snapshot at least this often (ms) when entries were applied since the last one
@@ -186,6 +189,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("heartbeat_ms", Kind::Int),
     ("election_timeout_ms", Kind::Str),
     ("snapshot_every", Kind::Int),
+    ("snapshot_bytes", Kind::Int),
     ("snapshot_keep", Kind::Int),
     ("snapshot_interval_ms", Kind::Int),
     ("broker_session_timeout_ms", Kind::Int),
@@ -233,7 +237,8 @@ impl Layer {
             node_id_offset: Some(1),
             heartbeat_ms: Some(50),
             election_timeout_ms: Some("300,600".into()),
-            snapshot_every: Some(10_000),
+            snapshot_every: Some(0),
+            snapshot_bytes: Some(20 * 1024 * 1024), // Kafka's default
             snapshot_keep: Some(1_000),
             snapshot_interval_ms: Some(3_600_000),
             broker_session_timeout_ms: Some(9_000),
@@ -311,6 +316,7 @@ impl Layer {
             heartbeat_ms: self.heartbeat_ms.or(lower.heartbeat_ms),
             election_timeout_ms: self.election_timeout_ms.or(lower.election_timeout_ms),
             snapshot_every: self.snapshot_every.or(lower.snapshot_every),
+            snapshot_bytes: self.snapshot_bytes.or(lower.snapshot_bytes),
             snapshot_keep: self.snapshot_keep.or(lower.snapshot_keep),
             snapshot_interval_ms: self.snapshot_interval_ms.or(lower.snapshot_interval_ms),
             broker_session_timeout_ms: self
@@ -365,6 +371,9 @@ impl Layer {
             snapshot_every: self
                 .snapshot_every
                 .ok_or_else(|| missing("snapshot_every"))?,
+            snapshot_bytes: self
+                .snapshot_bytes
+                .ok_or_else(|| missing("snapshot_bytes"))?,
             snapshot_keep: self.snapshot_keep.ok_or_else(|| missing("snapshot_keep"))?,
             snapshot_interval_ms: self
                 .snapshot_interval_ms
@@ -593,8 +602,10 @@ pub struct Tuning {
     pub heartbeat_ms: u64,
     /// Raft election timeout range, ms.
     pub election_timeout_ms: (u64, u64),
-    /// Snapshot every N committed entries.
+    /// Snapshot every N committed entries (0: not by count).
     pub snapshot_every: u64,
+    /// Snapshot after this many bytes of committed records (0: not by bytes).
+    pub snapshot_bytes: u64,
     /// Entries kept behind the latest snapshot.
     pub snapshot_keep: u64,
     /// Longest time between snapshots while entries are applied, ms.
@@ -671,6 +682,10 @@ impl NodeConfig {
         put(
             "snapshot_every",
             toml::Value::Integer(tu.snapshot_every as i64),
+        );
+        put(
+            "snapshot_bytes",
+            toml::Value::Integer(tu.snapshot_bytes as i64),
         );
         put(
             "snapshot_keep",
@@ -947,9 +962,9 @@ mod tests {
             "file beats default"
         );
         assert_eq!(
-            l.snapshot_every,
-            Some(10_000),
-            "default when no layer sets it"
+            (l.snapshot_every, l.snapshot_bytes),
+            (Some(0), Some(20 * 1024 * 1024)),
+            "defaults when no layer sets them: by bytes only, Kafka's 20 MiB"
         );
         let c = l.resolve(|| None).unwrap();
         assert_eq!((c.node_id, c.listen.as_str()), (1, "flag:1"));
@@ -1005,6 +1020,7 @@ mod tests {
             heartbeat_ms: Some(1),
             election_timeout_ms: Some("1,2".into()),
             snapshot_every: Some(1),
+            snapshot_bytes: Some(1),
             snapshot_keep: Some(1),
             snapshot_interval_ms: Some(1),
             broker_session_timeout_ms: Some(1),

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use crate::error::QuorumError;
 
+/// Kafka's `metadata.log.max.record.bytes.between.snapshots` default: 20 MiB.
+pub const DEFAULT_SNAPSHOT_BYTES: u64 = 20 * 1024 * 1024;
+
 /// Settings of one controller node in a static quorum.
 #[derive(Debug, Clone)]
 pub struct QuorumConfig {
@@ -18,8 +21,12 @@ pub struct QuorumConfig {
     pub heartbeat_ms: u64,
     /// Election timeout range, ms.
     pub election_timeout_ms: (u64, u64),
-    /// Build a snapshot (and purge the log) after this many entries since the last one.
+    /// Build a snapshot (and purge the log) after this many entries since the last one; 0: not
+    /// by count.
     pub snapshot_every: u64,
+    /// Build a snapshot after this many bytes of commands applied since the last one (Kafka's
+    /// `metadata.log.max.record.bytes.between.snapshots`, default 20 MiB); 0: not by bytes.
+    pub snapshot_bytes: u64,
     /// Entries kept in the log behind a snapshot, so slightly lagging followers catch up by log.
     pub keep_after_snapshot: u64,
     /// Longest time between snapshots while entries are applied (Kafka's
@@ -36,8 +43,8 @@ pub struct QuorumConfig {
 }
 
 impl QuorumConfig {
-    /// A config with kraftd's defaults: heartbeat 50 ms, election 300–600 ms, snapshot every
-    /// 10,000 entries keeping 1,000.
+    /// A config with kraftd's defaults: heartbeat 50 ms, election 300–600 ms, a snapshot after
+    /// 20 MiB of commands or an hour (Kafka's defaults), keeping 1,000 entries behind it.
     pub fn new(node_id: u64, voters: BTreeMap<u64, String>, data_dir: PathBuf) -> Self {
         Self {
             node_id,
@@ -45,7 +52,8 @@ impl QuorumConfig {
             data_dir,
             heartbeat_ms: 50,
             election_timeout_ms: (300, 600),
-            snapshot_every: 10_000,
+            snapshot_every: 0,
+            snapshot_bytes: DEFAULT_SNAPSHOT_BYTES,
             keep_after_snapshot: 1_000,
             snapshot_interval: std::time::Duration::from_secs(3600),
             peer_tls: None,
@@ -75,9 +83,11 @@ impl QuorumConfig {
                 self.heartbeat_ms
             )));
         }
-        if self.snapshot_every == 0 {
+        if self.snapshot_every == 0 && self.snapshot_bytes == 0 {
             return Err(QuorumError::Config(
-                "snapshot-every must be at least 1".into(),
+                "snapshot-every and snapshot-bytes are both 0: set at least one of them, or the \
+                 log is never purged"
+                    .into(),
             ));
         }
         Ok(())

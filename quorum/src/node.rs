@@ -99,6 +99,8 @@ impl<M: Machine> Node<M> {
         let pristine = log.is_pristine()?;
         let sm = StateMachineStore::open(&config.data_dir.join("snapshots"), machine.clone())?;
         let snapshot_stats = sm.snapshot_stats();
+        let snapshot_due = sm.snapshot_due();
+        snapshot_due.set_limit(config.snapshot_bytes);
         // Each store checked itself while opening; together they must leave no gap, or this
         // node would serve a state missing entries. Refuse to start instead.
         kraft_storage::check_log_against_snapshot(
@@ -113,7 +115,11 @@ impl<M: Machine> Node<M> {
             heartbeat_interval: config.heartbeat_ms,
             election_timeout_min: config.election_timeout_ms.0,
             election_timeout_max: config.election_timeout_ms.1,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            snapshot_policy: if config.snapshot_every == 0 {
+                SnapshotPolicy::Never
+            } else {
+                SnapshotPolicy::LogsSinceLast(config.snapshot_every)
+            },
             max_in_snapshot_log_to_keep: config.keep_after_snapshot,
             enable_pre_vote: Some(true),
             // The log store acknowledges appends from its flusher thread, so a leader sends
@@ -160,6 +166,9 @@ impl<M: Machine> Node<M> {
             );
         }
         tokio::spawn(snapshot_timer(raft.clone(), config.snapshot_interval));
+        if config.snapshot_bytes != 0 {
+            tokio::spawn(snapshot_on_bytes(raft.clone(), snapshot_due));
+        }
         Ok(Self {
             id: config.node_id,
             raft,
@@ -553,8 +562,23 @@ impl Proposal {
     }
 }
 
+/// Asks for a snapshot whenever the commands applied since the latest one pass the byte limit
+/// (Kafka's `metadata.log.max.record.bytes.between.snapshots`).
+async fn snapshot_on_bytes<M: Machine>(raft: KraftRaft<M>, due: Arc<kraft_storage::SnapshotDue>) {
+    loop {
+        due.wait().await;
+        if raft.trigger().snapshot().await.is_err() {
+            return; // Raft stopped.
+        }
+        // A build resets the count as it starts. One already running (started before the limit
+        // was reached) makes openraft ignore this request, and the count stays over the limit:
+        // ask again, but not for every entry applied meanwhile.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Takes a snapshot when `interval` has passed since the last one and entries were applied
-/// since (the record-count policy covers busy clusters; this bounds replay on quiet ones).
+/// since (the byte limit covers busy clusters; this bounds replay on quiet ones).
 async fn snapshot_timer<M: Machine>(raft: KraftRaft<M>, interval: Duration) {
     if interval.is_zero() {
         return;

@@ -233,3 +233,39 @@ async fn a_quiet_node_snapshots_on_the_time_policy() {
     node.shutdown().await;
     drop(l);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_snapshots_and_purges_after_the_byte_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let voters = BTreeMap::from([(1u64, l.local_addr().expect("addr").to_string())]);
+    let mut cfg = QuorumConfig::new(1, voters, dir.path().join("node-1"));
+    assert_eq!(
+        (cfg.snapshot_every, cfg.snapshot_bytes),
+        (0, 20 * 1024 * 1024),
+        "Kafka's policy by default: bytes only, 20 MiB"
+    );
+    cfg.snapshot_bytes = 1_000;
+    cfg.keep_after_snapshot = 0;
+    let node = Node::start(cfg, Arc::new(RwLock::new(Journal::default())))
+        .await
+        .expect("start");
+    node.wait_for_leader(Duration::from_secs(10))
+        .await
+        .expect("leader");
+    // Ten commands of 100 bytes reach the limit with the last one.
+    let mut last = 0;
+    for i in 0..10u8 {
+        last = node.propose(vec![i; 100], 0).await.expect("propose").0;
+    }
+    node.raft()
+        .wait(Some(Duration::from_secs(10)))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= last) && m.purged.is_some(),
+            "byte-limit snapshot and purge",
+        )
+        .await
+        .expect("a snapshot once 1,000 bytes were applied, and the log purged behind it");
+    node.shutdown().await;
+    drop(l);
+}

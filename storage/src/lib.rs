@@ -33,5 +33,5 @@ pub mod types;
 pub use error::StorageError;
 pub use log_store::{LogStore, LogSummary};
 pub use startup::check_log_against_snapshot;
-pub use state_machine::{Machine, StateMachineStore};
+pub use state_machine::{Machine, SnapshotDue, StateMachineStore};
 pub use types::{Command, CommandReply, TypeConfig};

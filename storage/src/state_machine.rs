@@ -6,6 +6,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use futures::{Stream, StreamExt};
@@ -36,6 +37,57 @@ pub trait Machine: Clone + Send + Sync + 'static {
     fn restore(&mut self, data: &[u8]) -> Result<(), io::Error>;
 }
 
+/// Log bytes applied since the latest snapshot, against a limit: Kafka's
+/// `metadata.log.max.record.bytes.between.snapshots`. The store counts; a task outside it waits
+/// with [`SnapshotDue::wait`] and asks Raft for a snapshot (building one resets the count).
+#[derive(Debug, Default)]
+pub struct SnapshotDue {
+    limit: AtomicU64,
+    since: AtomicU64,
+    wake: tokio::sync::Notify,
+}
+
+impl SnapshotDue {
+    /// Sets the limit in bytes; 0 turns the byte trigger off.
+    pub fn set_limit(&self, bytes: u64) {
+        self.limit.store(bytes, Ordering::Relaxed);
+        if self.is_due() {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Bytes of commands applied since the latest snapshot built, installed or loaded here.
+    pub fn bytes_since(&self) -> u64 {
+        self.since.load(Ordering::Relaxed)
+    }
+
+    /// Whether the bytes since the latest snapshot reached a (non-zero) limit.
+    pub fn is_due(&self) -> bool {
+        let limit = self.limit.load(Ordering::Relaxed);
+        limit != 0 && self.bytes_since() >= limit
+    }
+
+    /// Returns once a snapshot is due.
+    pub async fn wait(&self) {
+        // `notify_one` leaves a permit when nobody waits, so a wake-up between the check and
+        // the await is not lost.
+        while !self.is_due() {
+            self.wake.notified().await;
+        }
+    }
+
+    fn add(&self, bytes: u64) {
+        self.since.fetch_add(bytes, Ordering::Relaxed);
+        if self.is_due() {
+            self.wake.notify_one();
+        }
+    }
+
+    fn reset(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+}
+
 #[derive(Default, Clone)]
 struct Applied {
     last_applied: Option<LogId>,
@@ -49,6 +101,7 @@ pub struct StateMachineStore<M: Machine> {
     // sees an `Applied` that matches the machine exactly.
     applied: Arc<Mutex<Applied>>,
     snapshots: SnapshotDir,
+    due: Arc<SnapshotDue>,
 }
 
 impl<M: Machine> Clone for StateMachineStore<M> {
@@ -57,6 +110,7 @@ impl<M: Machine> Clone for StateMachineStore<M> {
             machine: self.machine.clone(),
             applied: self.applied.clone(),
             snapshots: self.snapshots.clone(),
+            due: self.due.clone(),
         }
     }
 }
@@ -74,6 +128,7 @@ impl<M: Machine> StateMachineStore<M> {
             machine,
             applied: Arc::new(Mutex::new(Applied::default())),
             snapshots,
+            due: Arc::default(),
         };
         if let Some(snap) = store.snapshots.load()? {
             store
@@ -101,6 +156,12 @@ impl<M: Machine> StateMachineStore<M> {
             .last_applied)
     }
 
+    /// Bytes applied since the latest snapshot and the trigger on them (off until a limit is
+    /// set).
+    pub fn snapshot_due(&self) -> Arc<SnapshotDue> {
+        self.due.clone()
+    }
+
     /// Path of the snapshot file.
     pub fn snapshot_file(&self) -> std::path::PathBuf {
         self.snapshots.file()
@@ -117,6 +178,7 @@ impl<M: Machine> StateMachineStore<M> {
         let mut a = self.applied.lock().map_err(|_| poisoned())?;
         a.last_applied = meta.last_log_id;
         a.membership = meta.last_membership.clone();
+        self.due.reset();
         Ok(())
     }
 
@@ -128,6 +190,9 @@ impl<M: Machine> StateMachineStore<M> {
         let (frozen, a) = {
             let m = self.machine.read().map_err(|_| poisoned())?;
             let a = self.applied.lock().map_err(|_| poisoned())?.clone();
+            // Exact: applying holds the write lock, so every byte counted so far is in this
+            // snapshot and every byte counted from now on is not.
+            self.due.reset();
             (m.clone(), a)
         };
         let data = frozen.encode()?;
@@ -195,7 +260,10 @@ impl<M: Machine> RaftStateMachine<TypeConfig> for StateMachineStore<M> {
                 let mut m = self.machine.write().map_err(|_| poisoned())?;
                 let mut a = self.applied.lock().map_err(|_| poisoned())?;
                 let reply = match &entry.payload {
-                    EntryPayload::Normal(cmd) => m.apply(log_id.index, cmd),
+                    EntryPayload::Normal(cmd) => {
+                        self.due.add(cmd.data.len() as u64);
+                        m.apply(log_id.index, cmd)
+                    }
                     EntryPayload::Blank => {
                         m.apply_blank(log_id.index);
                         CommandReply::default()

@@ -146,6 +146,59 @@ async fn snapshot_and_machine_state_survive_reopen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn snapshot_falls_due_at_the_byte_limit_and_a_build_or_install_resets_it() {
+    use openraft::storage::RaftSnapshotBuilder;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = dir.path().join("snapshots");
+    let mut sm =
+        StateMachineStore::open(&snaps, Arc::new(RwLock::new(Journal::default()))).expect("open");
+    let due = sm.snapshot_due();
+    let sized = |index: u64, len: usize| {
+        Entry::new(
+            log_id(1, index),
+            EntryPayload::Normal(Command {
+                data: vec![0; len],
+                time_ms: 7,
+            }),
+        )
+    };
+    let apply = |sm: &mut StateMachineStore<Journal>, entries: Vec<Entry>| {
+        let items: Vec<_> = entries.into_iter().map(|e| Ok((e, None))).collect();
+        let mut sm = sm.clone();
+        async move { sm.apply(futures::stream::iter(items)).await.expect("apply") }
+    };
+
+    // No limit: counted, never due.
+    apply(&mut sm, vec![sized(1, 600)]).await;
+    assert_eq!(due.bytes_since(), 600);
+    assert!(!due.is_due(), "no limit set");
+    due.set_limit(1_000);
+    apply(&mut sm, vec![sized(2, 399)]).await;
+    assert_eq!(due.bytes_since(), 999);
+    assert!(!due.is_due(), "one byte short of the limit");
+    apply(&mut sm, vec![sized(3, 1)]).await;
+    assert!(due.is_due(), "at the limit");
+    tokio::time::timeout(std::time::Duration::from_secs(10), due.wait())
+        .await
+        .expect("wait returns once due");
+
+    // A build counts from the entries it covers: nothing pending after it.
+    let mut builder = sm.get_snapshot_builder().await;
+    let built = builder.build_snapshot().await.expect("build");
+    assert_eq!(built.meta.last_log_id, Some(log_id(1, 3)));
+    assert_eq!(due.bytes_since(), 0);
+    assert!(!due.is_due());
+    apply(&mut sm, vec![sized(4, 700)]).await;
+    assert_eq!(due.bytes_since(), 700);
+
+    // Installing a snapshot replaces the state: nothing pending either.
+    sm.install_snapshot(&built.meta, built.snapshot.clone())
+        .await
+        .expect("install");
+    assert_eq!(due.bytes_since(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn purge_hides_entries_at_once_and_later_appends_delete_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("raft-log");

@@ -58,10 +58,15 @@ struct Tuning {
     /// [default 300,600].
     #[arg(long)]
     election_timeout_ms: Option<String>,
-    /// Take a snapshot (and purge the log behind it) every N committed entries
-    /// [env KRAFTD_SNAPSHOT_EVERY] [default 10000].
+    /// Take a snapshot (and purge the log behind it) every N committed entries; 0: not by
+    /// count [env KRAFTD_SNAPSHOT_EVERY] [default 0].
     #[arg(long)]
     snapshot_every: Option<u64>,
+    /// Take a snapshot after this many bytes of committed records, Kafka's
+    /// metadata.log.max.record.bytes.between.snapshots; 0: not by bytes
+    /// [env KRAFTD_SNAPSHOT_BYTES] [default 20971520].
+    #[arg(long)]
+    snapshot_bytes: Option<u64>,
     /// Entries kept in the log behind the latest snapshot [env KRAFTD_SNAPSHOT_KEEP]
     /// [default 1000].
     #[arg(long)]
@@ -112,6 +117,7 @@ impl Tuning {
             heartbeat_ms: self.heartbeat_ms,
             election_timeout_ms: self.election_timeout_ms.clone(),
             snapshot_every: self.snapshot_every,
+            snapshot_bytes: self.snapshot_bytes,
             snapshot_keep: self.snapshot_keep,
             snapshot_interval_ms: self.snapshot_interval_ms,
             cluster_id: self.cluster_id.clone(),
@@ -386,6 +392,7 @@ fn quorum_config(
     q.election_timeout_ms = t.election_timeout_ms;
     q.heartbeat_ms = t.heartbeat_ms;
     q.snapshot_every = t.snapshot_every;
+    q.snapshot_bytes = t.snapshot_bytes;
     q.keep_after_snapshot = t.snapshot_keep;
     q.snapshot_interval = Duration::from_millis(t.snapshot_interval_ms);
     q.validate()?;
