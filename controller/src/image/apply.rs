@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{BrokerRegistration, MetadataImage, PartitionRegistration, TopicImage};
+use super::{BrokerRegistration, MetadataImage, PartitionRegistration, Partitions, TopicImage};
 use crate::error::ApplyError;
 use crate::ids::{BrokerEpoch, BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
 use crate::records::{
@@ -121,7 +121,7 @@ impl MetadataImage {
                 self.topics.insert(TopicImage {
                     name: r.name.clone(),
                     topic_id: r.topic_id,
-                    partitions: BTreeMap::new(),
+                    partitions: Partitions::new(),
                 });
                 undo.push(Undo::TopicInserted(r.name.clone()));
                 Ok(())

@@ -51,7 +51,7 @@ fn topic() -> impl Strategy<Value = TopicImage> {
         .prop_map(|(name, id, partitions)| TopicImage {
             name,
             topic_id: TopicId(Uuid::from_u128(id)),
-            partitions,
+            partitions: partitions.into_iter().collect(),
         })
 }
 

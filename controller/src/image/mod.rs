@@ -28,7 +28,7 @@ pub use cluster::{BrokerRegistration, ClusterImage};
 pub use configs::ConfigsImage;
 pub use features::FeaturesImage;
 pub use producer_ids::ProducerIdsImage;
-pub use topics::{PartitionRegistration, TopicImage, TopicsImage};
+pub use topics::{PartitionRegistration, Partitions, TopicImage, TopicsImage};
 
 use crate::ids::{BrokerId, TopicId};
 use crate::records::ConfigResourceType;
