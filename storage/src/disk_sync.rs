@@ -5,15 +5,14 @@
 //! write cache is not flushed and the file's new size (the file grows with the log) is not
 //! written. A process crash loses nothing (the page cache survives it), a power loss may lose
 //! the tail that was acknowledged. Values and pages over a quarter of sled's 512 KiB segment
-//! go to files under `blobs/`, which sled writes with no sync at all.
+//! go to files under `blobs/`, which sled writes with no sync at all (our patched sled lists
+//! each one once it is written, see [`sled::take_written_blobs`]).
 //!
 //! So after each sled flush the log store calls [`DiskSync::sync`]: `fdatasync` of sled's
 //! `db` file, and `fsync` of every blob file not synced yet plus the `blobs` directory. Only
 //! then is a write acknowledged. etcd, which the benchmarks compare against, `fdatasync`s its
 //! WAL the same way.
 
-use std::collections::HashSet;
-use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,8 +25,10 @@ pub struct DiskSync {
     /// sled's single data file, opened read-only: `fdatasync` needs no write access.
     db: File,
     blobs: PathBuf,
-    /// Blob files already synced (names, pruned of files sled has deleted).
-    synced_blobs: Mutex<HashSet<OsString>>,
+    /// Held from taking sled's list of written blobs until they are synced, so a concurrent
+    /// `sync` that finds the list empty cannot return while blobs its flush reached are still
+    /// being synced by another.
+    blob_lock: Mutex<()>,
     blob_syncs: AtomicU64,
 }
 
@@ -39,10 +40,11 @@ impl DiskSync {
         let sync = Self {
             db,
             blobs: dir.join("blobs"),
-            synced_blobs: Mutex::new(HashSet::new()),
+            blob_lock: Mutex::new(()),
             blob_syncs: AtomicU64::new(0),
         };
         File::open(dir)?.sync_all()?;
+        sync.sync_all_blobs()?;
         sync.sync()?;
         Ok(sync)
     }
@@ -59,38 +61,53 @@ impl DiskSync {
         self.blob_syncs.load(Ordering::Relaxed)
     }
 
+    /// `fsync`s the blob files sled finished writing since the last call (it announces each,
+    /// see `vendor/sled/KRAFTD-PATCH.md`), then the `blobs` directory. Most flushes have none
+    /// and cost nothing here. Listing the directory instead (until `s21`) cost an `openat` and
+    /// two `getdents64` per flush, and could find a blob still being written, sync half of it
+    /// and never sync the rest.
     fn sync_blobs(&self) -> io::Result<()> {
-        let entries = match std::fs::read_dir(&self.blobs) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let mut synced = self
-            .synced_blobs
+        let _guard = self
+            .blob_lock
             .lock()
-            .map_err(|_| io::Error::other("blob sync state poisoned by an earlier panic"))?;
-        let mut present = HashSet::with_capacity(synced.len());
-        let mut fresh = 0u64;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            if !synced.contains(&name) {
-                match File::open(entry.path()) {
-                    Ok(f) => f.sync_all()?,
-                    // sled removed it between the listing and the open: nothing to keep.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(e),
-                }
-                fresh += 1;
-            }
-            present.insert(name);
+            .map_err(|_| io::Error::other("blob sync lock poisoned by an earlier panic"))?;
+        let written = sled::take_written_blobs(&self.blobs);
+        if written.is_empty() {
+            return Ok(());
         }
-        *synced = present;
+        let mut fresh = 0u64;
+        for path in &written {
+            match File::open(path) {
+                Ok(f) => f.sync_all()?,
+                // sled removed it (garbage collection) before we got to it: nothing to keep.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+            fresh += 1;
+        }
         if fresh > 0 {
             File::open(&self.blobs)?.sync_all()?;
             self.blob_syncs.fetch_add(fresh, Ordering::Relaxed);
         }
         Ok(())
+    }
+
+    /// At open: `fsync`s every blob file present (written by an earlier process, which may
+    /// have died before syncing them) and the directory.
+    fn sync_all_blobs(&self) -> io::Result<()> {
+        let entries = match std::fs::read_dir(&self.blobs) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            match File::open(entry?.path()) {
+                Ok(f) => f.sync_all()?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        File::open(&self.blobs)?.sync_all()
     }
 }
 
@@ -123,5 +140,36 @@ mod tests {
         assert_eq!(sync.blob_syncs(), blobs as u64);
         sync.sync().expect("sync again");
         assert_eq!(sync.blob_syncs(), blobs as u64, "each blob is synced once");
+    }
+
+    #[test]
+    fn each_database_syncs_the_blobs_written_under_its_own_directory() {
+        let open = |dir: &Path| {
+            let db = sled::Config::new()
+                .path(dir)
+                .flush_every_ms(None)
+                .open()
+                .expect("open sled");
+            let sync = DiskSync::open(dir).expect("open sync");
+            (db, sync)
+        };
+        let (a_dir, b_dir) = (
+            tempfile::tempdir().expect("a"),
+            tempfile::tempdir().expect("b"),
+        );
+        let (a, a_sync) = open(a_dir.path());
+        let (b, b_sync) = open(b_dir.path());
+        a.insert(b"big", vec![7u8; 300 * 1024]).expect("insert");
+        a.flush().expect("flush");
+        b.insert(b"small", vec![1u8; 10]).expect("insert");
+        b.flush().expect("flush");
+        b_sync.sync().expect("sync b");
+        assert_eq!(b_sync.blob_syncs(), 0, "a's blob is not b's to sync");
+        a_sync.sync().expect("sync a");
+        assert!(a_sync.blob_syncs() >= 1, "a's blob was left for a");
+        assert!(
+            sled::take_written_blobs(&a_dir.path().join("blobs")).is_empty(),
+            "nothing of a's left announced after its sync"
+        );
     }
 }

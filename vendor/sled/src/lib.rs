@@ -309,6 +309,9 @@ pub use {
     },
 };
 
+/// kraftd patch, see `KRAFTD-PATCH.md`.
+pub use self::pagecache::take_written_blobs;
+
 pub use self::{
     batch::Batch,
     config::{Config, Mode},

@@ -90,12 +90,33 @@ pub(crate) fn write_blob<T: Serialize>(
     io_fail!(config, "write_blob write kind_byte");
     f.write_all(kind_buf)?;
     io_fail!(config, "write_blob write buf");
-    f.write_all(&data)
-        .map(|r| {
-            trace!("successfully wrote blob at {:?}", path);
-            r
-        })
-        .map_err(|e| e.into())
+    f.write_all(&data)?;
+    trace!("successfully wrote blob at {:?}", path);
+    // kraftd patch: announce the finished file to whoever makes blobs durable.
+    WRITTEN_BLOBS.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+    Ok(())
+}
+
+/// kraftd patch: blob files whose write has finished, not yet taken by
+/// [`take_written_blobs`]. sled never syncs a blob file; a caller that wants
+/// them durable takes this list after each flush and `fsync`s each file
+/// (and the `blobs` directory), instead of listing the directory, which
+/// would also find a file still being written.
+static WRITTEN_BLOBS: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// kraftd patch: takes the paths of the blob files under `blob_dir` whose
+/// write has finished since the last call (any database in this process
+/// with that directory). A blob whose log entry a flush wrote has finished
+/// before that flush returned, so calling this after a flush returns every
+/// blob the flush made reachable.
+pub fn take_written_blobs(
+    blob_dir: &std::path::Path,
+) -> Vec<std::path::PathBuf> {
+    let mut all = WRITTEN_BLOBS.lock().unwrap_or_else(|e| e.into_inner());
+    let (mine, rest) = all.drain(..).partition(|p| p.starts_with(blob_dir));
+    *all = rest;
+    mine
 }
 
 pub(crate) fn gc_blobs(config: &Config, stable_lsn: Lsn) -> Result<()> {
