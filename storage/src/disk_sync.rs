@@ -1,17 +1,19 @@
 //! Makes durable what sled's flush leaves to chance.
 //!
-//! sled 0.34 "flushes" its log file on Linux with `sync_file_range(WAIT_BEFORE | WRITE |
-//! WAIT_AFTER)`, not `fsync`: the bytes are handed to the device, but the device's volatile
-//! write cache is not flushed and the file's new size (the file grows with the log) is not
+//! sled 0.34 "flushed" its log file on Linux with `sync_file_range(WAIT_BEFORE | WRITE |
+//! WAIT_AFTER)`, not `fsync`: the bytes were handed to the device, but the device's volatile
+//! write cache was not flushed and the file's new size (the file grows with the log) was not
 //! written. A process crash loses nothing (the page cache survives it), a power loss may lose
 //! the tail that was acknowledged. Values and pages over a quarter of sled's 512 KiB segment
-//! go to files under `blobs/`, which sled writes with no sync at all (our patched sled lists
-//! each one once it is written, see [`sled::take_written_blobs`]).
+//! go to files under `blobs/`, which sled writes with no sync at all.
 //!
-//! So after each sled flush the log store calls [`DiskSync::sync`]: `fdatasync` of sled's
-//! `db` file, and `fsync` of every blob file not synced yet plus the `blobs` directory. Only
-//! then is a write acknowledged. etcd, which the benchmarks compare against, `fdatasync`s its
-//! WAL the same way.
+//! kraftd's patched sled (`vendor/sled/KRAFTD-PATCH.md`) `fdatasync`s its file after writing
+//! each log buffer instead, so a returned flush is durable, and lists each blob file it has
+//! written ([`sled::take_written_blobs`]). After each sled flush the log store calls
+//! [`DiskSync::sync`], which `fsync`s those blob files and the `blobs` directory. Only then is
+//! a write acknowledged. etcd, which the benchmarks compare against, `fdatasync`s its WAL the
+//! same way. Until `s21` sled's range sync was followed here by an `fdatasync` of the file: two
+//! waits on the device per flush where one does.
 
 use std::fs::File;
 use std::io;
@@ -23,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug)]
 pub struct DiskSync {
     /// sled's single data file, opened read-only: `fdatasync` needs no write access.
+    /// Synced once at open (sled's recovery may rewrite parts of it without a sync).
     db: File,
     blobs: PathBuf,
     /// Held from taking sled's list of written blobs until they are synced, so a concurrent
@@ -45,15 +48,15 @@ impl DiskSync {
         };
         File::open(dir)?.sync_all()?;
         sync.sync_all_blobs()?;
-        sync.sync()?;
+        sync.db.sync_data()?;
         Ok(sync)
     }
 
-    /// Makes everything sled has flushed durable: blocks for an `fdatasync` (and, rarely, the
-    /// blob files' `fsync`s). Call from a blocking context.
+    /// Makes everything sled has flushed durable: sled's file is (patched sled `fdatasync`s it
+    /// before a flush returns); this `fsync`s the blob files written since the last call, if
+    /// any (rare). Call from a blocking context.
     pub fn sync(&self) -> io::Result<()> {
-        self.sync_blobs()?;
-        self.db.sync_data()
+        self.sync_blobs()
     }
 
     /// Blob files synced so far (they are rare: one per value or page over ~128 KiB).

@@ -1,7 +1,8 @@
 //! The Raft log in sled: openraft's `RaftLogStorage` and `RaftLogReader`.
 //!
-//! Durability rule: every append, vote, truncate and purge is flushed (sled's `flush`, then
-//! an `fdatasync` of sled's file and an `fsync` of any new blob file, see [`crate::disk_sync`])
+//! Durability rule: every append, vote, truncate and purge is flushed (sled's `flush`, which
+//! in our patched sled `fdatasync`s its file, then an `fsync` of any new blob file, see
+//! [`crate::disk_sync`])
 //! before it is acknowledged to openraft. The `Db` is opened with sled's background flusher
 //! off, so nothing becomes durable behind our back either.
 //!
@@ -106,7 +107,8 @@ enum Flush {
 }
 
 impl Inner {
-    /// One group commit: sled flush + fdatasync, then the durable mark raised to `last`.
+    /// One group commit: sled flush (an fdatasync) + new blobs synced, then the durable mark
+    /// raised to `last`.
     fn flush_and_mark(&self, last: Option<u64>) -> Result<(), String> {
         let hold = self.hold_flush_us.load(Ordering::Relaxed);
         if hold > 0 {
@@ -118,7 +120,7 @@ impl Inner {
             .map_err(|e| format!("flush raft log: sled reports {e}"))?;
         self.disk
             .sync()
-            .map_err(|e| format!("fdatasync raft log: {e}"))?;
+            .map_err(|e| format!("fsync raft log blob files: {e}"))?;
         self.stats.fsync.observe(started.elapsed());
         if let Some(last) = last {
             self.mark_flushed(|m| m.last_index = Some(last))

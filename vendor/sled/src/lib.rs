@@ -310,7 +310,7 @@ pub use {
 };
 
 /// kraftd patch, see `KRAFTD-PATCH.md`.
-pub use self::pagecache::take_written_blobs;
+pub use self::pagecache::{log_syncs, take_written_blobs};
 
 pub use self::{
     batch::Batch,

@@ -57,6 +57,7 @@ pub(crate) use self::{
 };
 
 pub use self::blob_io::take_written_blobs;
+pub use self::iobuf::log_syncs;
 pub use self::{
     constants::{
         MAX_MSG_HEADER_LEN, MAX_SPACE_AMPLIFICATION, MINIMUM_ITEMS_PER_SEGMENT,
