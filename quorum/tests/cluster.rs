@@ -200,36 +200,57 @@ async fn three_nodes_bootstrap_replicate_and_catch_up_by_snapshot() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_quiet_node_snapshots_on_the_time_policy() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A one-voter quorum with `tweak` applied to its config, once it leads. Keep the listener
+/// until the node is shut down (it holds the node's port).
+async fn single_node(
+    dir: &std::path::Path,
+    tweak: impl FnOnce(&mut QuorumConfig),
+) -> (Node<Journal>, TcpListener) {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let voters = BTreeMap::from([(1u64, l.local_addr().expect("addr").to_string())]);
-    let mut cfg = QuorumConfig::new(1, voters, dir.path().join("node-1"));
-    cfg.snapshot_every = 1_000_000; // never by count
-    cfg.snapshot_interval = Duration::from_millis(200);
+    let mut cfg = QuorumConfig::new(1, voters, dir.join("node-1"));
+    tweak(&mut cfg);
     let node = Node::start(cfg, Arc::new(RwLock::new(Journal::default())))
         .await
         .expect("start");
     node.wait_for_leader(Duration::from_secs(10))
         .await
         .expect("leader");
+    (node, l)
+}
+
+/// Proposes each payload in turn; the log index of the last.
+async fn propose_each(node: &Node<Journal>, payloads: impl IntoIterator<Item = Vec<u8>>) -> u64 {
     let mut last = 0;
-    for i in 0..5u32 {
-        last = node
-            .propose(i.to_be_bytes().to_vec(), 0)
-            .await
-            .expect("propose")
-            .0;
+    for p in payloads {
+        last = node.propose(p, 0).await.expect("propose").0;
     }
+    last
+}
+
+/// Waits until the node's latest snapshot covers `index` (and, if `purged`, the log behind
+/// it was purged).
+async fn wait_snapshot(node: &Node<Journal>, index: u64, purged: bool, what: &str) {
     node.raft()
         .wait(Some(Duration::from_secs(10)))
         .metrics(
-            |m| m.snapshot.is_some_and(|s| s.index >= last),
-            "time-based snapshot",
+            |m| m.snapshot.is_some_and(|s| s.index >= index) && (!purged || m.purged.is_some()),
+            what,
         )
         .await
-        .expect("a snapshot within the interval policy");
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_node_snapshots_on_the_time_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, l) = single_node(dir.path(), |cfg| {
+        cfg.snapshot_every = 1_000_000; // never by count
+        cfg.snapshot_interval = Duration::from_millis(200);
+    })
+    .await;
+    let last = propose_each(&node, (0..5u32).map(|i| i.to_be_bytes().to_vec())).await;
+    wait_snapshot(&node, last, false, "a snapshot within the interval policy").await;
     node.shutdown().await;
     drop(l);
 }
@@ -237,35 +258,25 @@ async fn a_quiet_node_snapshots_on_the_time_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_snapshots_and_purges_after_the_byte_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let voters = BTreeMap::from([(1u64, l.local_addr().expect("addr").to_string())]);
-    let mut cfg = QuorumConfig::new(1, voters, dir.path().join("node-1"));
-    assert_eq!(
-        (cfg.snapshot_every, cfg.snapshot_bytes),
-        (0, 20 * 1024 * 1024),
-        "Kafka's policy by default: bytes only, 20 MiB"
-    );
-    cfg.snapshot_bytes = 1_000;
-    cfg.keep_after_snapshot = 0;
-    let node = Node::start(cfg, Arc::new(RwLock::new(Journal::default())))
-        .await
-        .expect("start");
-    node.wait_for_leader(Duration::from_secs(10))
-        .await
-        .expect("leader");
+    let (node, l) = single_node(dir.path(), |cfg| {
+        assert_eq!(
+            (cfg.snapshot_every, cfg.snapshot_bytes),
+            (0, 20 * 1024 * 1024),
+            "Kafka's policy by default: bytes only, 20 MiB"
+        );
+        cfg.snapshot_bytes = 1_000;
+        cfg.keep_after_snapshot = 0;
+    })
+    .await;
     // Ten commands of 100 bytes reach the limit with the last one.
-    let mut last = 0;
-    for i in 0..10u8 {
-        last = node.propose(vec![i; 100], 0).await.expect("propose").0;
-    }
-    node.raft()
-        .wait(Some(Duration::from_secs(10)))
-        .metrics(
-            |m| m.snapshot.is_some_and(|s| s.index >= last) && m.purged.is_some(),
-            "byte-limit snapshot and purge",
-        )
-        .await
-        .expect("a snapshot once 1,000 bytes were applied, and the log purged behind it");
+    let last = propose_each(&node, (0..10u8).map(|i| vec![i; 100])).await;
+    wait_snapshot(
+        &node,
+        last,
+        true,
+        "a snapshot once 1,000 bytes were applied, and the log purged behind it",
+    )
+    .await;
     node.shutdown().await;
     drop(l);
 }

@@ -4,14 +4,12 @@
 //! `sync_file_range`, which neither flushes the device's cache nor commits the file's size.
 //! Own test binary: the count is process-wide.
 
+mod common;
+
 #[test]
 fn every_flush_of_new_writes_is_an_fdatasync_and_an_idle_flush_is_none() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = sled::Config::new()
-        .path(dir.path())
-        .flush_every_ms(None)
-        .open()
-        .expect("open sled");
+    let db = common::open_sled(dir.path());
     for i in 0..50u32 {
         let before = sled::log_syncs();
         db.insert(i.to_be_bytes(), vec![7u8; 200]).expect("insert");
