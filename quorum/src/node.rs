@@ -166,8 +166,13 @@ impl<M: Machine> Node<M> {
             );
         }
         tokio::spawn(snapshot_timer(raft.clone(), config.snapshot_interval));
+        let stopping = Arc::new(tokio::sync::watch::channel(false).0);
         if config.snapshot_bytes != 0 {
-            tokio::spawn(snapshot_on_bytes(raft.clone(), snapshot_due));
+            tokio::spawn(snapshot_on_bytes(
+                raft.clone(),
+                snapshot_due,
+                stopping.subscribe(),
+            ));
         }
         Ok(Self {
             id: config.node_id,
@@ -176,7 +181,7 @@ impl<M: Machine> Node<M> {
             network,
             log: log_reader,
             snapshot_stats,
-            stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            stopping,
         })
     }
 
@@ -564,9 +569,17 @@ impl Proposal {
 
 /// Asks for a snapshot whenever the commands applied since the latest one pass the byte limit
 /// (Kafka's `metadata.log.max.record.bytes.between.snapshots`).
-async fn snapshot_on_bytes<M: Machine>(raft: KraftRaft<M>, due: Arc<kraft_storage::SnapshotDue>) {
+/// Ends when the node shuts down.
+async fn snapshot_on_bytes<M: Machine>(
+    raft: KraftRaft<M>,
+    due: Arc<kraft_storage::SnapshotDue>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        due.wait().await;
+        tokio::select! {
+            () = due.wait() => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
         if raft.trigger().snapshot().await.is_err() {
             return; // Raft stopped.
         }
