@@ -164,4 +164,20 @@ mod tests {
                 .contains("--node-id 4")
         );
     }
+
+    #[test]
+    fn snapshots_need_a_byte_or_count_trigger() {
+        let mut c = QuorumConfig::new(1, parse_voters("1@h:1").expect("valid"), "d".into());
+        c.validate().expect("defaults: by bytes");
+        c.snapshot_bytes = 0;
+        let e = c.validate().expect_err("no trigger").to_string();
+        assert!(
+            e.contains("snapshot-every")
+                && e.contains("snapshot-bytes")
+                && e.contains("never purged"),
+            "{e}"
+        );
+        c.snapshot_every = 100;
+        c.validate().expect("by count only");
+    }
 }

@@ -66,6 +66,11 @@ fn log_id(term: u64, index: u64) -> LogId {
     )
 }
 
+/// A state-machine store over an empty [`Journal`], snapshots in `snaps`.
+fn open_journal(snaps: &std::path::Path) -> StateMachineStore<Journal> {
+    StateMachineStore::open(snaps, Arc::new(RwLock::new(Journal::default()))).expect("open")
+}
+
 fn entry(term: u64, index: u64) -> Entry {
     Entry::new(
         log_id(term, index),
@@ -120,8 +125,7 @@ async fn snapshot_and_machine_state_survive_reopen() {
     use openraft::storage::RaftSnapshotBuilder;
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = dir.path().join("snapshots");
-    let mut sm =
-        StateMachineStore::open(&snaps, Arc::new(RwLock::new(Journal::default()))).expect("open");
+    let mut sm = open_journal(&snaps);
     let entries: Vec<_> = (1..=3).map(|i| Ok((entry(1, i), None))).collect();
     sm.apply(futures::stream::iter(entries))
         .await
@@ -150,8 +154,7 @@ async fn snapshot_falls_due_at_the_byte_limit_and_a_build_or_install_resets_it()
     use openraft::storage::RaftSnapshotBuilder;
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = dir.path().join("snapshots");
-    let mut sm =
-        StateMachineStore::open(&snaps, Arc::new(RwLock::new(Journal::default()))).expect("open");
+    let mut sm = open_journal(&snaps);
     let due = sm.snapshot_due();
     let sized = |index: u64, len: usize| {
         Entry::new(
@@ -162,11 +165,10 @@ async fn snapshot_falls_due_at_the_byte_limit_and_a_build_or_install_resets_it()
             }),
         )
     };
-    let apply = |sm: &mut StateMachineStore<Journal>, entries: Vec<Entry>| {
+    async fn apply(sm: &mut StateMachineStore<Journal>, entries: Vec<Entry>) {
         let items: Vec<_> = entries.into_iter().map(|e| Ok((e, None))).collect();
-        let mut sm = sm.clone();
-        async move { sm.apply(futures::stream::iter(items)).await.expect("apply") }
-    };
+        sm.apply(futures::stream::iter(items)).await.expect("apply");
+    }
 
     // No limit: counted, never due.
     apply(&mut sm, vec![sized(1, 600)]).await;
