@@ -1,8 +1,12 @@
 //! etcd as a bench target: a 3-member cluster of real `etcd` processes (Debian's
-//! `etcd-server`), driven through etcd's own gRPC API (`etcdserverpb.KV/Put`).
+//! `etcd-server`), driven through etcd's own gRPC API (`etcdserverpb.KV/Put`), with watchers
+//! on every key written (`etcdserverpb.Watch/Watch`), as kraftd's brokers stream every record.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tonic::transport::Channel;
@@ -17,6 +21,7 @@ pub mod pb {
 
 use pb::kv_client::KvClient;
 use pb::maintenance_client::MaintenanceClient;
+use pb::watch_client::WatchClient;
 
 /// Connections the clients are spread over, as for kraftd.
 const CONNECTIONS: usize = 4;
@@ -39,17 +44,19 @@ async fn connect(url: &str) -> Result<Channel> {
         .with_context(|| format!("connect to etcd at {url}"))
 }
 
-/// A running etcd cluster with channels to its leader.
+/// A running etcd cluster with channels to its leader and its watchers.
 pub struct EtcdTarget {
     /// The processes (killed when this is dropped).
     cluster: EtcdCluster,
     channels: Vec<Channel>,
+    watchers: Vec<Watcher>,
 }
 
 impl EtcdTarget {
     /// Starts 3 members and connects to the leader (clients of both systems talk to the
-    /// leader, so neither pays a forwarding hop).
-    pub async fn start(bin: PathBuf) -> Result<Self> {
+    /// leader, so neither pays a forwarding hop), then opens `watchers` watches on every key
+    /// the bench writes, on the followers in turn (kraftd's brokers stream from a follower).
+    pub async fn start(bin: PathBuf, watchers: usize) -> Result<Self> {
         let cluster = EtcdCluster::start(bin, 3)?;
         let urls = cluster.client_urls.clone();
         let leader_url = match wait_for("an etcd leader", Duration::from_secs(30), || {
@@ -65,7 +72,40 @@ impl EtcdTarget {
         for _ in 0..CONNECTIONS {
             channels.push(connect(&leader_url).await?);
         }
-        Ok(Self { cluster, channels })
+        let followers: Vec<&String> = urls.iter().filter(|u| **u != leader_url).collect();
+        let mut started = Vec::new();
+        for i in 0..watchers {
+            let url = followers.get(i % followers.len().max(1)).copied();
+            started.push(Watcher::start(url.unwrap_or(&leader_url)).await?);
+        }
+        Ok(Self {
+            cluster,
+            channels,
+            watchers: started,
+        })
+    }
+
+    /// Events the watchers have received, all together.
+    pub fn watch_events(&self) -> u64 {
+        self.watchers.iter().map(Watcher::events).sum()
+    }
+
+    /// Waits until every watcher has received at least `events` events, or `timeout` passed;
+    /// returns the smallest count any watcher reached (`events` itself with no watchers).
+    pub async fn wait_watched(&self, events: u64, timeout: Duration) -> u64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let least = self
+                .watchers
+                .iter()
+                .map(Watcher::events)
+                .min()
+                .unwrap_or(events);
+            if least >= events || Instant::now() >= deadline {
+                return least;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Process ids of the members.
@@ -95,6 +135,81 @@ impl EtcdTarget {
             };
             Box::pin(async move { kv.put(req).await.map(drop).map_err(|e| e.to_string()) })
         }
+    }
+}
+
+/// A watch on every key the bench writes (prefix `/`), keeping what it sees in a map, as a
+/// broker keeps the metadata image it streams: the etcd side of kraftd's metadata stream.
+struct Watcher {
+    events: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Opens the watch on `url` and returns once etcd confirmed it.
+    async fn start(url: &str) -> Result<Self> {
+        // No per-call timeout: the call is the whole watch.
+        let channel = Channel::from_shared(url.to_string())?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .connect()
+            .await
+            .with_context(|| format!("connect to etcd at {url}"))?;
+        let (requests, rx) = tokio::sync::mpsc::channel(1);
+        requests
+            .send(pb::WatchRequest {
+                request_union: Some(pb::watch_request::RequestUnion::CreateRequest(
+                    pb::WatchCreateRequest {
+                        key: b"/".to_vec(),
+                        range_end: b"0".to_vec(),
+                        start_revision: 0,
+                    },
+                )),
+            })
+            .await
+            .context("queue the watch request")?;
+        let mut stream = tokio::time::timeout(
+            CALL_TIMEOUT,
+            WatchClient::new(channel).watch(tokio_stream::wrappers::ReceiverStream::new(rx)),
+        )
+        .await
+        .with_context(|| format!("watch on {url}: no answer in {CALL_TIMEOUT:?}"))?
+        .with_context(|| format!("watch on {url}"))?
+        .into_inner();
+        let created = tokio::time::timeout(CALL_TIMEOUT, stream.message())
+            .await
+            .with_context(|| format!("watch on {url}: not created in {CALL_TIMEOUT:?}"))??
+            .with_context(|| format!("watch on {url}: stream ended"))?;
+        if !created.created || created.canceled {
+            bail!(
+                "watch on {url} not created: {}",
+                created.cancel_reason.as_str()
+            );
+        }
+        let events = Arc::new(AtomicU64::new(0));
+        let seen = events.clone();
+        let task = tokio::spawn(async move {
+            // Holding the sender keeps the request half of the stream open.
+            let _requests = requests;
+            let mut image = HashMap::new();
+            while let Ok(Some(response)) = stream.message().await {
+                let n = response.events.len() as u64;
+                for kv in response.events.into_iter().filter_map(|e| e.kv) {
+                    image.insert(kv.key, kv.value);
+                }
+                seen.fetch_add(n, Ordering::Relaxed);
+            }
+        });
+        Ok(Self { events, task })
+    }
+
+    fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

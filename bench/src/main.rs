@@ -75,6 +75,11 @@ enum Scenario {
         /// Bytes per etcd value.
         #[arg(long, default_value_t = 200)]
         value_bytes: usize,
+        /// Watches on every key written, held by the load generator on etcd's followers: the
+        /// etcd side of the one metadata stream kraftd's simulated brokers hold on a follower
+        /// (0 = etcd with no watcher, the shape of runs before session s22).
+        #[arg(long, default_value_t = 1)]
+        etcd_watchers: usize,
     },
     /// SIGKILL the active controller under a fixed-rate writer: time to the next ack.
     Failover {
@@ -218,7 +223,10 @@ async fn main() -> Result<()> {
 async fn run_scenario(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
     match &cli.scenario {
         Scenario::Writes => run_writes(cli, kraftd, fonts).await,
-        Scenario::PeerEtcd { value_bytes } => run_peer(cli, kraftd, *value_bytes, fonts).await,
+        Scenario::PeerEtcd {
+            value_bytes,
+            etcd_watchers,
+        } => run_peer(cli, kraftd, *value_bytes, *etcd_watchers, fonts).await,
         Scenario::Failover { repeats, rate } => run_failover(cli, kraftd, *repeats, *rate).await,
         Scenario::Brokers {
             brokers,
@@ -248,7 +256,7 @@ async fn run_scenario(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
         }
         Scenario::All => {
             run_writes(cli, kraftd, fonts).await?;
-            run_peer(cli, kraftd, 200, fonts).await?;
+            run_peer(cli, kraftd, 200, 1, fonts).await?;
             run_failover(cli, kraftd, None, 200).await?;
             // The scenarios' own defaults (see their flags).
             run_brokers(cli, kraftd, cli.brokers_plan(None, 2000, None, 8, "")).await?;
@@ -315,7 +323,13 @@ async fn run_writes(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
     Ok(())
 }
 
-async fn run_peer(cli: &Cli, kraftd: &Path, value_bytes: usize, fonts: bool) -> Result<()> {
+async fn run_peer(
+    cli: &Cli,
+    kraftd: &Path,
+    value_bytes: usize,
+    etcd_watchers: usize,
+    fonts: bool,
+) -> Result<()> {
     if !procs::runnable(&cli.etcd) {
         bail!(
             "etcd not runnable ({}): install Debian's etcd-server (`apt-get install -y etcd-server`) or pass --etcd",
@@ -325,12 +339,18 @@ async fn run_peer(cli: &Cli, kraftd: &Path, value_bytes: usize, fonts: bool) -> 
     let plan = cli.plan();
     let floor = writes::measure_floor().await?;
     let kraft_rows = writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create"]).await?;
-    let etcd_rows = writes::etcd_writes(cli.etcd.clone(), &plan, value_bytes).await?;
+    let (etcd_rows, watch) =
+        writes::etcd_writes(cli.etcd.clone(), &plan, value_bytes, etcd_watchers).await?;
     let mut all = kraft_rows.clone();
     all.extend(etcd_rows.iter().cloned());
     print_rows(
         "peer-etcd: kraftd topic creates vs etcd puts, 3 members each, fsync on",
         &all,
+    );
+    println!(
+        "watchers: kraftd 1 metadata stream (3 simulated brokers, one shared image); etcd {} \
+         watch(es) on prefix /, fewest events seen {} of {} puts acknowledged",
+        watch.watchers, watch.least_seen, watch.puts_acknowledged
     );
     let ratios = writes::ratios(&kraft_rows, &etcd_rows);
     writes::print_ratios(&ratios);
@@ -346,6 +366,7 @@ async fn run_peer(cli: &Cli, kraftd: &Path, value_bytes: usize, fonts: bool) -> 
             "plan": plan,
             "floor": floor,
             "value_bytes": value_bytes,
+            "etcd_watch": watch,
             "rows": all,
             "ratios": ratios,
         }),

@@ -137,8 +137,13 @@ pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Resu
 }
 
 /// etcd: one `value_len`-byte put per operation at every client count.
-pub async fn etcd_writes(bin: PathBuf, plan: &WritesPlan, value_len: usize) -> Result<Vec<Row>> {
-    let target = EtcdTarget::start(bin).await?;
+pub async fn etcd_writes(
+    bin: PathBuf,
+    plan: &WritesPlan,
+    value_len: usize,
+    watchers: usize,
+) -> Result<(Vec<Row>, WatchSummary)> {
+    let target = EtcdTarget::start(bin, watchers).await?;
     let mut rows = Vec::new();
     for &clients in &plan.clients {
         let run = format!("p{}", rows.len());
@@ -160,7 +165,30 @@ pub async fn etcd_writes(bin: PathBuf, plan: &WritesPlan, value_len: usize) -> R
         row.cpu_per_op = cpu.per_op(stats.ops);
         rows.push(row);
     }
-    Ok(rows)
+    let puts: u64 = rows.iter().map(|r| r.ops).sum();
+    let least_seen = target.wait_watched(puts, Duration::from_secs(30)).await;
+    Ok((
+        rows,
+        WatchSummary {
+            watchers,
+            puts_acknowledged: puts,
+            least_seen,
+            events: target.watch_events(),
+        },
+    ))
+}
+
+/// What etcd's watchers saw over a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct WatchSummary {
+    /// Watchers on every key written.
+    pub watchers: usize,
+    /// Puts acknowledged over all client counts.
+    pub puts_acknowledged: u64,
+    /// Events the watcher that saw fewest received (≥ the puts once it caught up).
+    pub least_seen: u64,
+    /// Events all watchers received together.
+    pub events: u64,
 }
 
 /// kraftd / etcd per client count (throughput and p50 latency).

@@ -199,6 +199,21 @@ fn peer_etcd_quick_reports_both_systems_and_ratios() {
             .count();
         assert_eq!(n, 2, "{system} rows with acknowledged ops: {v}");
     }
+    // The etcd side holds one watch on every key, as kraftd's brokers hold one metadata
+    // stream; it must have seen every acknowledged put.
+    let watch = &v["etcd_watch"];
+    assert_eq!(watch["watchers"].as_u64(), Some(1), "{v}");
+    let puts = watch["puts_acknowledged"].as_u64().expect("puts");
+    let etcd_ops: u64 = rows(&v)
+        .iter()
+        .filter(|r| r["system"] == "etcd")
+        .filter_map(|r| r["ops"].as_u64())
+        .sum();
+    assert_eq!(puts, etcd_ops, "{v}");
+    assert!(
+        watch["least_seen"].as_u64().expect("least_seen") >= puts,
+        "the watcher missed puts: {v}"
+    );
     let ratios = v["ratios"].as_array().expect("ratios");
     assert_eq!(ratios.len(), 2, "{v}");
     assert!(
