@@ -576,9 +576,9 @@ const GROUP_MAX_RECORDS: usize = 4_096;
 /// line leaves its group open to fill. One: while an entry commits, the next group fills, so
 /// groups are larger than with two in flight (26 rather than 15 requests per entry at 64
 /// clients) and every node pays the per-entry cost (append, flush, replication message,
-/// apply hand-offs) less often. Measured in s22
-/// against two: 3–17 % more creates/s at 16–64 clients and 8–12 % less CPU per write; three
-/// was worse than two. A lone write still goes at once.
+/// apply hand-offs) less often. Measured in s22 against two: 3–17 % more creates/s at 16–64
+/// clients and 8–12 % less CPU per write; three was worse than two. A lone write still goes
+/// at once.
 const GROUP_MAX_IN_FLIGHT: usize = 1;
 /// How long a grouped writer waits before proposing its group itself when no one else has
 /// (a safety net: the writer that closed it normally does).
