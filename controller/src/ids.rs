@@ -27,9 +27,24 @@ impl BrokerId {
 pub struct BrokerEpoch(pub i64);
 
 /// A topic's immutable id, chosen at random by the handler that creates the topic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Ordered as the UUID's bytes are, compared as one big-endian `u128`: the map of topics by
+/// id compares ids on every lookup, and a byte-slice comparison is a `memcmp` call each time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TopicId(pub Uuid);
+
+impl Ord for TopicId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_u128().cmp(&other.0.as_u128())
+    }
+}
+
+impl PartialOrd for TopicId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// Bumped whenever a partition's leader field is set (SPEC §4.1); fences old leaders.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -74,6 +89,24 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         let back: BTreeMap<TopicId, String> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, t);
+    }
+
+    proptest::proptest! {
+        /// Snapshots walk topics in id order: the `u128` comparison must order ids exactly as
+        /// their bytes (the UUID's own order) did, or replicas of different versions would
+        /// encode the same image differently.
+        #[test]
+        fn topic_ids_order_as_their_bytes(a in proptest::prelude::any::<[u8; 16]>(),
+                                          other in proptest::prelude::any::<[u8; 16]>(),
+                                          shared in 0usize..=16) {
+            // `b` shares its first `shared` bytes with `a`: ids that differ late are tested too.
+            let mut b = other;
+            b[..shared].copy_from_slice(&a[..shared]);
+            let (x, y) = (TopicId(Uuid::from_bytes(a)), TopicId(Uuid::from_bytes(b)));
+            proptest::prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            proptest::prop_assert_eq!(x.cmp(&y), x.0.cmp(&y.0));
+            proptest::prop_assert_eq!(x.partial_cmp(&y), Some(a.cmp(&b)));
+        }
     }
 
     #[test]

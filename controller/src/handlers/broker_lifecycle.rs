@@ -16,7 +16,7 @@ use crate::records::{BrokerRegistrationChangeRecord, Record, UnregisterBrokerRec
 /// The last ISR member stays, with leader -1 (SPEC §3.5).
 pub(crate) fn remove_from_isrs(image: &MetadataImage, broker: BrokerId) -> Vec<Record> {
     let mut records = Vec::new();
-    for topic in image.topics().iter() {
+    for topic in image.topics().iter_unordered() {
         let election = topic_election(image, &topic.name);
         for (&index, p) in &topic.partitions {
             if !p.isr.contains(&broker) && p.leader != broker {
@@ -36,7 +36,7 @@ pub(crate) fn remove_from_isrs(image: &MetadataImage, broker: BrokerId) -> Vec<R
 /// `handleBrokerUnfenced`, SPEC §3.4).
 pub(crate) fn elect_with_unfenced(image: &MetadataImage, broker: BrokerId) -> Vec<Record> {
     let mut records = Vec::new();
-    for topic in image.topics().iter() {
+    for topic in image.topics().iter_unordered() {
         let election = topic_election(image, &topic.name);
         for (&index, p) in &topic.partitions {
             if p.leader != BrokerId::NO_LEADER || !p.replicas.contains(&broker) {

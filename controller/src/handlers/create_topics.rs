@@ -371,7 +371,7 @@ fn plan_topic(
     let limits = *ctx.limits();
     let name = &topic.name;
     topic_name::validate(name).map_err(|m| (ErrorCode::InvalidTopicException, m))?;
-    if image.topic(name).is_some() {
+    if image.topics().contains_name(name) {
         return Err((
             ErrorCode::TopicAlreadyExists,
             format!("Topic '{name}' already exists."),
