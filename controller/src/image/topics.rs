@@ -2,7 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use imbl::{HashMap, OrdMap};
+use imbl::{GenericHashMap, OrdMap};
+
+/// A persistent hash trie hashed with foldhash (several times faster than the default
+/// SipHash on short keys), with seed `S`.
+type Trie<K, V, S> = GenericHashMap<K, V, S, imbl::shared_ptr::DefaultSharedPtr>;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
@@ -235,15 +239,16 @@ impl<'de> Deserialize<'de> for Partitions {
 /// ISR change (most of the log) never compares topic names. The name index maps each name to
 /// its id.
 ///
-/// The name index is a hash map (a hash array mapped trie), not a B-tree: every topic
-/// create looks a name up several times (the handler's existence check, then the check and
-/// insert of each apply), and in a B-tree of 100 k names each lookup compares the name with
-/// ~20 others, each behind its own heap pointer: a cache miss apiece. The trie walks ~4 nodes
-/// by hash bits and compares one name. Listings sort the names they return (rare admin
+/// Both maps are hash tries (`imbl::HashMap`, a hash array mapped trie), not B-trees: every
+/// topic create looks its name and id up several times (the handler's checks, then each
+/// apply's checks and inserts), and every ISR change its id. In imbl's B-tree (16 keys a
+/// node) a lookup among 100 k+ topics visits ~5 nodes and binary-searches each, a name
+/// comparison costing a cache miss of its own behind the `String`'s pointer; the trie visits
+/// ~4 nodes by hash bits and compares one key. Listings sort what they return (rare admin
 /// calls); walks where order does not matter use [`TopicsImage::iter_unordered`].
 ///
-/// Serialized as one map name → topic only (in id order); the indexes are rebuilt on decode,
-/// so a snapshot cannot hold an index that disagrees with the topics.
+/// Serialized as one map name → topic only, in id order (sorted at encode time); the indexes
+/// are rebuilt on decode, so a snapshot cannot hold an index that disagrees with the topics.
 ///
 /// The maps are persistent (`imbl`, trees whose nodes are shared between clones): cloning
 /// the image costs a few reference counts however many topics it holds, and a change after a
@@ -251,8 +256,13 @@ impl<'de> Deserialize<'de> for Partitions {
 /// machine's lock, and the active controller's working image starts from one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopicsImage {
-    by_id: OrdMap<TopicId, TopicImage>,
-    names: HashMap<String, TopicId>,
+    /// Fixed seed: ids are random already (the handler draws them), and a walk of the topics
+    /// must come out in the same order in every run, so that handlers given the same seed
+    /// write the same records (STYLE §3).
+    by_id: Trie<TopicId, TopicImage, foldhash::fast::FixedState>,
+    /// Seeded per process: names come from users, who must not be able to choose names that
+    /// collide. Never walked in hash order (listings sort).
+    names: Trie<String, TopicId, foldhash::fast::RandomState>,
     /// `unify_collision_chars(name)` → names with '.' or '_' (Kafka `topicsWithCollisionChars`).
     collisions: OrdMap<String, BTreeSet<String>>,
 }
@@ -275,8 +285,8 @@ impl TopicsImage {
         topics.into_iter()
     }
 
-    /// All topics in no particular order (by id): cheaper than [`TopicsImage::iter`] where
-    /// the order does not matter.
+    /// All topics in no particular order: cheaper than [`TopicsImage::iter`] where the order
+    /// does not matter.
     pub fn iter_unordered(&self) -> impl Iterator<Item = &TopicImage> + '_ {
         self.by_id.values()
     }
@@ -359,12 +369,14 @@ impl TopicsImage {
 }
 
 impl Serialize for TopicsImage {
-    /// A map name → topic, in id order: one walk of the map by id, with no lookups (walking
-    /// the name index would look each topic up by id, 100 k random lookups per snapshot at
-    /// scale). Deterministic, so every replica encodes the same image to the same bytes; the
-    /// decoder takes the entries in any order.
+    /// A map name → topic, in id order: the topics are taken from one walk of the map by
+    /// id, with no lookups, and sorted by id. Deterministic, so every replica encodes the same
+    /// image to the same bytes whatever its hash seeds; the decoder takes the entries in any
+    /// order.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.by_id.values().map(|t| (&t.name, t)))
+        let mut topics: Vec<&TopicImage> = self.by_id.values().collect();
+        topics.sort_unstable_by_key(|t| t.topic_id);
+        s.collect_map(topics.into_iter().map(|t| (&t.name, t)))
     }
 }
 
