@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::topics::Taken;
 use super::{BrokerRegistration, MetadataImage, PartitionRegistration, Partitions, TopicImage};
 use crate::error::ApplyError;
 use crate::ids::{BrokerEpoch, BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
@@ -101,30 +102,28 @@ impl MetadataImage {
             }
             Record::BrokerRegistrationChange(r) => self.apply_broker_change(r, undo),
             Record::Topic(r) => {
-                if self.topics.contains_name(&r.name) {
-                    return Err(ApplyError::TopicExists {
-                        name: r.name.clone(),
-                    });
-                }
-                if let Some(existing) = self.topics.colliding_topic(&r.name) {
-                    return Err(ApplyError::TopicNameCollision {
-                        name: r.name.clone(),
-                        existing: existing.to_string(),
-                    });
-                }
-                if let Some(existing) = self.topics.name_of(r.topic_id) {
-                    return Err(ApplyError::TopicIdExists {
-                        topic_id: r.topic_id,
-                        existing: existing.to_string(),
-                    });
-                }
-                self.topics.insert(TopicImage {
+                let topic = TopicImage {
                     name: r.name.clone(),
                     topic_id: r.topic_id,
                     partitions: Partitions::new(),
-                });
-                undo.push(Undo::TopicInserted(r.name.clone()));
-                Ok(())
+                };
+                match self.topics.try_insert(topic) {
+                    Ok(()) => {
+                        undo.push(Undo::TopicInserted(r.name.clone()));
+                        Ok(())
+                    }
+                    Err(Taken::Name) => Err(ApplyError::TopicExists {
+                        name: r.name.clone(),
+                    }),
+                    Err(Taken::CollidesWith(existing)) => Err(ApplyError::TopicNameCollision {
+                        name: r.name.clone(),
+                        existing,
+                    }),
+                    Err(Taken::Id(existing)) => Err(ApplyError::TopicIdExists {
+                        topic_id: r.topic_id,
+                        existing,
+                    }),
+                }
             }
             Record::Partition(r) => {
                 let t = self.topic_mut(RecordKind::Partition, r.topic_id)?;

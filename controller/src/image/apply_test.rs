@@ -417,3 +417,51 @@ fn a_clone_shares_the_maps_and_keeps_its_state_while_the_original_changes() {
     assert_eq!(frozen.encode().unwrap(), frozen_bytes);
     assert_ne!(t.image.encode().unwrap(), frozen_bytes);
 }
+
+/// A topic record whose name, colliding name or id is taken fails with its own error and
+/// leaves the image as it was: the apply inserts first and puts back what it displaced.
+#[test]
+fn a_clashing_topic_record_names_the_clash_and_changes_nothing() {
+    let (mut t, id) = with_topic("a.b");
+    let before = t.image.clone();
+    let bytes = before.encode().unwrap();
+    let clashes = [
+        ("a.b", TopicId(Uuid::from_u128(5)), "TopicExists"),
+        ("a_b", TopicId(Uuid::from_u128(6)), "TopicNameCollision"),
+        ("z", id, "TopicIdExists"),
+    ];
+    for (name, topic_id, want) in clashes {
+        let err = t
+            .try_apply(&[Record::Topic(TopicRecord {
+                name: name.into(),
+                topic_id,
+            })])
+            .unwrap_err();
+        let got = match &err {
+            ApplyError::TopicExists { name: n } if n == name => "TopicExists",
+            ApplyError::TopicNameCollision { name: n, existing }
+                if n == name && existing == "a.b" =>
+            {
+                "TopicNameCollision"
+            }
+            ApplyError::TopicIdExists {
+                topic_id: i,
+                existing,
+            } if *i == topic_id && existing == "a.b" => "TopicIdExists",
+            other => panic!("{name}: unexpected {other}"),
+        };
+        assert_eq!(got, want);
+        assert_eq!(t.image, before, "{name}: image changed");
+        assert_eq!(t.image.encode().unwrap(), bytes, "{name}: encoding changed");
+        assert_eq!(t.image.topic("a.b").map(|t| t.topic_id), Some(id));
+        assert!(t.image.topic(name).is_none() || name == "a.b");
+        assert_eq!(t.image.topics().colliding_topic("a_b"), Some("a.b"));
+    }
+    // A free name and id still go in, and collide from then on.
+    t.apply_all(&[Record::Topic(TopicRecord {
+        name: "c_d".into(),
+        topic_id: TopicId(Uuid::from_u128(7)),
+    })]);
+    assert_eq!(t.image.topics().colliding_topic("c.d"), Some("c_d"));
+    assert_eq!(t.image.topics().len(), 2);
+}

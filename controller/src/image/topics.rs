@@ -341,6 +341,39 @@ impl TopicsImage {
         self.by_id.get_mut(&id)
     }
 
+    /// Inserts `topic` if its name and id are free; otherwise changes nothing and says what
+    /// is taken, checked in this order: the name, a name it collides with, the id.
+    ///
+    /// Inserts first and puts back what it displaced on a clash (a clash is rare: the handler
+    /// checked), so a successful insert walks each map once instead of a lookup and then an
+    /// insert: applying a topic record is on every create's path, twice on the active
+    /// controller.
+    pub(crate) fn try_insert(&mut self, topic: TopicImage) -> Result<(), Taken> {
+        let (name, id) = (topic.name.clone(), topic.topic_id);
+        if let Some(prev) = self.names.insert(name.clone(), id) {
+            self.names.insert(name, prev);
+            return Err(Taken::Name);
+        }
+        if let Some(existing) = self.colliding_topic(&name) {
+            let existing = existing.to_string();
+            self.names.remove(&name);
+            return Err(Taken::CollidesWith(existing));
+        }
+        if let Some(prev) = self.by_id.insert(id, topic) {
+            let existing = prev.name.clone();
+            self.by_id.insert(id, prev);
+            self.names.remove(&name);
+            return Err(Taken::Id(existing));
+        }
+        if topic_name::has_collision_chars(&name) {
+            self.collisions
+                .entry(topic_name::unify_collision_chars(&name))
+                .or_default()
+                .insert(name);
+        }
+        Ok(())
+    }
+
     /// Insert a topic whose name and id are free (the caller checked).
     pub(crate) fn insert(&mut self, topic: TopicImage) {
         self.names.insert(topic.name.clone(), topic.topic_id);
@@ -366,6 +399,17 @@ impl TopicsImage {
         }
         Some(topic)
     }
+}
+
+/// What kept [`TopicsImage::try_insert`] from inserting a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// A topic has this name.
+    Name,
+    /// The name collides ('.' ↔ '_') with this existing topic's.
+    CollidesWith(String),
+    /// The id belongs to this existing topic.
+    Id(String),
 }
 
 impl Serialize for TopicsImage {
