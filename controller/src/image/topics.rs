@@ -3,15 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::{GenericHashMap, OrdMap};
-
-/// A persistent hash trie hashed with foldhash (several times faster than the default
-/// SipHash on short keys), with seed `S`.
-type Trie<K, V, S> = GenericHashMap<K, V, S, imbl::shared_ptr::DefaultSharedPtr>;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{BrokerId, LeaderEpoch, PartitionEpoch, TopicId};
 use crate::records::LeaderRecoveryState;
 use crate::topic_name;
+
+/// A persistent hash trie hashed with foldhash (several times faster than the default
+/// SipHash on short keys), with seed `S`.
+type Trie<K, V, S> = GenericHashMap<K, V, S, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// The state of one partition (Kafka `PartitionRegistration`, SPEC §4.1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,25 +365,25 @@ impl TopicsImage {
             self.names.remove(&name);
             return Err(Taken::Id(existing));
         }
-        if topic_name::has_collision_chars(&name) {
-            self.collisions
-                .entry(topic_name::unify_collision_chars(&name))
-                .or_default()
-                .insert(name);
-        }
+        self.index_collision(&name);
         Ok(())
     }
 
     /// Insert a topic whose name and id are free (the caller checked).
     pub(crate) fn insert(&mut self, topic: TopicImage) {
         self.names.insert(topic.name.clone(), topic.topic_id);
-        if topic_name::has_collision_chars(&topic.name) {
-            self.collisions
-                .entry(topic_name::unify_collision_chars(&topic.name))
-                .or_default()
-                .insert(topic.name.clone());
-        }
+        self.index_collision(&topic.name);
         self.by_id.insert(topic.topic_id, topic);
+    }
+
+    /// Adds `name` to the collision index if it has '.' or '_'.
+    fn index_collision(&mut self, name: &str) {
+        if topic_name::has_collision_chars(&name) {
+            self.collisions
+                .entry(topic_name::unify_collision_chars(&name))
+                .or_default()
+                .insert(name.to_string());
+        }
     }
 
     /// Remove the topic called `name` with its indexes.
