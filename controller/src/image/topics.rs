@@ -378,9 +378,9 @@ impl TopicsImage {
 
     /// Adds `name` to the collision index if it has '.' or '_'.
     fn index_collision(&mut self, name: &str) {
-        if topic_name::has_collision_chars(&name) {
+        if topic_name::has_collision_chars(name) {
             self.collisions
-                .entry(topic_name::unify_collision_chars(&name))
+                .entry(topic_name::unify_collision_chars(name))
                 .or_default()
                 .insert(name.to_string());
         }
