@@ -31,6 +31,18 @@ pub enum StorageError {
         /// The underlying error.
         source: sled::Error,
     },
+    /// Another handle holds the Raft log's lock past the wait: most likely a second kraftd on
+    /// the same data directory.
+    #[error(
+        "raft log {path} is locked by another process (is another kraftd using this data \
+         directory?); waited {waited_ms} ms for it"
+    )]
+    LogLocked {
+        /// The sled database directory.
+        path: String,
+        /// How long the open waited for the lock.
+        waited_ms: u64,
+    },
     /// The Raft log on disk fails its start-up checks: the node must not serve from it.
     #[error(
         "corrupt raft log {path}: {reason}; refusing to start: rebuild this node from its \

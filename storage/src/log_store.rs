@@ -33,7 +33,7 @@ use std::ops::{Bound, Range, RangeBounds};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -184,6 +184,40 @@ fn flusher_loop(inner: Weak<Inner>, rx: mpsc::Receiver<Flush>) {
     }
 }
 
+/// How long opening the log waits for sled's file lock (see [`open_sled`]).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Why [`open_sled`] failed.
+enum OpenSled {
+    /// The lock was still held when the wait ran out (after this long).
+    Locked(Duration),
+    /// Any other error from sled.
+    Sled(sled::Error),
+}
+
+/// Opens the sled database in `dir` (its background flusher off: the store flushes), waiting
+/// up to `wait` for its file lock.
+///
+/// sled gives the lock back only when the last of its pool jobs holding the file (a buffer
+/// write, a segment truncation) ends, which may be just after the last `Db` handle is dropped
+/// (sled issues #1234 and #1289): a store closed and reopened in one process can find its own
+/// lock still held for a moment. A lock held by another process stays held and is reported.
+fn open_sled(dir: &Path, wait: Duration) -> Result<sled::Db, OpenSled> {
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                if started.elapsed() >= wait {
+                    return Err(OpenSled::Locked(started.elapsed()));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(OpenSled::Sled(e)),
+        }
+    }
+}
+
 impl LogStore {
     /// Opens (or creates) the log `Db` in `dir` and checks it (see [`LogStore::verify`]).
     ///
@@ -200,11 +234,13 @@ impl LogStore {
                 source,
             },
         };
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(None)
-            .open()
-            .map_err(corrupt)?;
+        let db = open_sled(dir, LOCK_WAIT).map_err(|e| match e {
+            OpenSled::Locked(waited) => StorageError::LogLocked {
+                path: dir.display().to_string(),
+                waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            },
+            OpenSled::Sled(e) => corrupt(e),
+        })?;
         let log = db.open_tree(LOG_TREE).map_err(corrupt)?;
         let meta = db.open_tree(META_TREE).map_err(corrupt)?;
         let bad = |reason: String| StorageError::CorruptLog {
@@ -715,5 +751,46 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .floor
             .fetch_max(log_id.index() + 1, Ordering::SeqCst);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_waits_for_a_lock_released_meanwhile() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = open_sled(dir.path(), Duration::ZERO).unwrap_or_else(|_| panic!("first open"));
+        assert!(
+            matches!(
+                open_sled(dir.path(), Duration::ZERO),
+                Err(OpenSled::Locked(_))
+            ),
+            "a second open of a locked database must see the lock"
+        );
+        // Released while the next open is waiting (as sled's pool does after a drop).
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+        });
+        let reopened = open_sled(dir.path(), Duration::from_secs(30));
+        release.join().expect("release thread");
+        assert!(reopened.is_ok(), "the open gave up on a released lock");
+    }
+
+    #[test]
+    fn a_log_locked_by_another_handle_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _held = LogStore::open(dir.path()).expect("first open");
+        match LogStore::open(dir.path()) {
+            Err(e @ StorageError::LogLocked { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
+                assert!(msg.contains("locked by another process"), "{msg}");
+            }
+            Err(e) => panic!("wrong error for a locked log: {e}"),
+            Ok(_) => panic!("a locked log opened twice"),
+        }
     }
 }
