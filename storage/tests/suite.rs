@@ -242,6 +242,63 @@ async fn purge_hides_entries_at_once_and_later_appends_delete_them() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_stream_read_below_the_purge_point_starts_where_asked_or_sends_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
+    let indexes = |entries: Vec<Entry>| entries.iter().map(|e| e.index()).collect::<Vec<_>>();
+    log.blocking_append((1..=100).map(|i| entry(1, i)))
+        .await
+        .expect("append");
+    log.purge(log_id(1, 60)).await.expect("purge");
+    // Still stored: served from where the stream asked, across the purge point.
+    let got = log.limited_get_log_entries(40, 80).await.expect("read");
+    assert_eq!(indexes(got), (40..80).collect::<Vec<_>>());
+    let got = log.limited_get_log_entries(10, 30).await.expect("read");
+    assert_eq!(indexes(got), (10..30).collect::<Vec<_>>());
+    // Above the purge point nothing changes; other readers still see only the live log.
+    let got = log.limited_get_log_entries(70, 200).await.expect("read");
+    assert_eq!(indexes(got), (70..=100).collect::<Vec<_>>());
+    let seen = log.try_get_log_entries(40..80).await.expect("read");
+    assert_eq!(indexes(seen), (61..80).collect::<Vec<_>>());
+    // Once the appends have deleted them: nothing rather than entries after a gap.
+    log.blocking_append([entry(1, 101)]).await.expect("append");
+    assert_eq!(log.purged_still_stored(), 28, "1..=32 deleted");
+    let got = log.limited_get_log_entries(10, 50).await.expect("read");
+    assert_eq!(indexes(got), Vec::<u64>::new(), "10..=32 deleted: a gap");
+    let got = log.limited_get_log_entries(40, 80).await.expect("read");
+    assert_eq!(
+        indexes(got),
+        (40..80).collect::<Vec<_>>(),
+        "40.. still stored"
+    );
+    log.blocking_append([entry(1, 102)]).await.expect("append");
+    assert_eq!(log.purged_still_stored(), 0);
+    let got = log.limited_get_log_entries(40, 80).await.expect("read");
+    assert_eq!(indexes(got), Vec::<u64>::new());
+    let got = log.limited_get_log_entries(61, 63).await.expect("read");
+    assert_eq!(indexes(got), vec![61, 62]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purged_entries_of_another_branch_are_never_sent() {
+    // As after a snapshot install whose purge point this log does not hold under that log id:
+    // what is stored below it may be a lost branch.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
+    log.blocking_append((1..=100).map(|i| entry(1, i)))
+        .await
+        .expect("append");
+    log.purge(log_id(2, 60)).await.expect("purge");
+    assert_eq!(log.purged_still_stored(), 60);
+    let got = log.limited_get_log_entries(40, 80).await.expect("read");
+    assert!(
+        got.is_empty(),
+        "sent {} entries of unknown branch",
+        got.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn purging_the_whole_log_reports_the_purge_point_as_its_end() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
