@@ -606,6 +606,14 @@ impl LogStore {
     }
 }
 
+/// Logged when a replication stream's read below the purge point is served from purged entries
+/// still stored (see [`LogStore::read_for_replication`]); the nemesis counts these lines.
+pub const SERVED_BELOW_PURGE: &str =
+    "a replication stream read below the purge point: served from purged entries still stored";
+/// Logged when such a read finds the purged entries gone and answers with none.
+pub const NOTHING_BELOW_PURGE: &str = "a replication stream read below the purge point: those \
+     entries are no longer stored, sending none (openraft retries)";
+
 impl LogStore {
     /// Entries `[start, end)` for a replication stream (openraft's `limited_get_log_entries`).
     ///
@@ -624,15 +632,10 @@ impl LogStore {
             return self.read_range(start, Some(end));
         }
         let Some(mut out) = self.read_purged(start, end.min(floor))? else {
-            tracing::warn!(
-                start,
-                end,
-                floor,
-                "a replication stream asked for purged entries that are no longer stored; \
-                 sending none (openraft retries or falls back to a snapshot)"
-            );
+            tracing::warn!(start, end, floor, "{NOTHING_BELOW_PURGE}");
             return Ok(Vec::new());
         };
+        tracing::info!(start, end, floor, "{SERVED_BELOW_PURGE}");
         if end > floor {
             out.extend(self.read_range(floor, Some(end))?);
         }

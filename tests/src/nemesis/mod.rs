@@ -79,6 +79,9 @@ pub struct Report {
     pub final_image: (u64, u32),
     /// Operations per kind.
     pub by_kind: BTreeMap<&'static str, usize>,
+    /// Replication reads that started below a leader's purge point, in the nodes' logs:
+    /// (served from purged entries still stored, answered empty).
+    pub reads_below_purge: (usize, usize),
 }
 
 impl Report {
@@ -87,7 +90,8 @@ impl Report {
         format!(
             "operations={} faults={} acknowledged={} unknown={} refused={} lost=0 \
              durable_checked={} epoch_observations={} producer_id_blocks={} \
-             linearizable_registers={} final_offset={} image_hash={:08x}",
+             linearizable_registers={} final_offset={} image_hash={:08x} \
+             reads_below_purge_served={} reads_below_purge_empty={}",
             self.operations,
             self.faults.total(),
             self.acknowledged,
@@ -99,6 +103,8 @@ impl Report {
             self.registers,
             self.final_image.0,
             self.final_image.1,
+            self.reads_below_purge.0,
+            self.reads_below_purge.1,
         )
     }
 }
@@ -267,9 +273,17 @@ pub async fn run(cfg: NemesisConfig) -> Report {
     let final_image = converged_image(&cluster, Duration::from_secs(60)).await;
     // A node that panicked and was then restarted by the nemesis can still converge: its log
     // (kept across restarts) says so.
+    let mut reads_below_purge = (0, 0);
     for n in &cluster.nodes {
         let log = cluster.log(n.id);
         let lines: Vec<&str> = log.lines().collect();
+        for l in &lines {
+            if l.contains(kraft_storage::log_store::SERVED_BELOW_PURGE) {
+                reads_below_purge.0 += 1;
+            } else if l.contains(kraft_storage::log_store::NOTHING_BELOW_PURGE) {
+                reads_below_purge.1 += 1;
+            }
+        }
         if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
             let end = lines.len().min(i + 3);
             panic!(
@@ -289,6 +303,7 @@ pub async fn run(cfg: NemesisConfig) -> Report {
         operations: entries.len(),
         faults,
         final_image,
+        reads_below_purge,
         ..Report::default()
     };
     for e in &entries {
