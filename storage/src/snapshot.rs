@@ -7,16 +7,23 @@
 //!
 //! A snapshot is written to `snapshot.bin.tmp`, fsynced, renamed over `snapshot.bin`, and the
 //! directory is fsynced, so a crash leaves either the old or the new snapshot, never a torn one.
+//!
+//! Saves are serialised and never go backwards: a node builds a snapshot on a blocking thread
+//! while openraft's state-machine worker may install one received from the leader. Both used to
+//! write `snapshot.bin.tmp` at once (one rename then found no file: `ENOENT`, a fatal storage
+//! error that stopped the node's Raft, seen in a 5-node nemesis run in s24), and a slow build
+//! could rename an older snapshot over a newer installed one, leaving a purged log behind its
+//! snapshot. Now one save runs at a time, and a snapshot older than the one on disk is dropped.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::error::StorageError;
 use crate::metrics::SnapshotStats;
-use crate::types::SnapshotMeta;
+use crate::types::{LogId, SnapshotMeta};
 
 const MAGIC: &[u8; 4] = b"KRSN";
 /// Current on-disk snapshot format version.
@@ -37,6 +44,18 @@ pub struct StoredSnapshot {
 pub struct SnapshotDir {
     dir: PathBuf,
     stats: Arc<SnapshotStats>,
+    /// Held for the whole of a save; the last log id of the snapshot on disk (shared by every
+    /// clone).
+    on_disk: Arc<Mutex<Option<LogId>>>,
+}
+
+/// What [`SnapshotDir::save`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// The snapshot replaced the one on disk.
+    Written,
+    /// The snapshot on disk is newer (an install overtook a build): left as it is.
+    KeptNewer,
 }
 
 impl SnapshotDir {
@@ -46,6 +65,7 @@ impl SnapshotDir {
         Ok(Self {
             dir: dir.to_path_buf(),
             stats: Arc::default(),
+            on_disk: Arc::default(),
         })
     }
 
@@ -59,8 +79,21 @@ impl SnapshotDir {
         self.dir.join(FILE_NAME)
     }
 
-    /// Writes `snap` durably, replacing the previous snapshot atomically.
-    pub fn save(&self, snap: &StoredSnapshot) -> Result<(), StorageError> {
+    /// Writes `snap` durably, replacing the previous snapshot atomically, unless the snapshot
+    /// on disk is newer (see the module docs). One save at a time.
+    pub fn save(&self, snap: &StoredSnapshot) -> Result<Saved, StorageError> {
+        let mut on_disk = self.on_disk.lock().map_err(|_| StorageError::Io {
+            what: "lock the snapshot directory",
+            source: std::io::Error::other("poisoned by an earlier panic"),
+        })?;
+        if snap.meta.last_log_id < *on_disk {
+            tracing::info!(
+                snapshot = ?snap.meta.last_log_id,
+                on_disk = ?*on_disk,
+                "not saving a snapshot older than the one on disk"
+            );
+            return Ok(Saved::KeptNewer);
+        }
         let bytes = encode(snap)?;
         let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
         {
@@ -74,7 +107,8 @@ impl SnapshotDir {
             .and_then(|d| d.sync_all())
             .map_err(StorageError::io("fsync snapshot dir"))?;
         self.stats.record(bytes.len() as u64, SystemTime::now());
-        Ok(())
+        *on_disk = snap.meta.last_log_id;
+        Ok(Saved::Written)
     }
 
     /// Loads the current snapshot, if any. A file that fails its checks is an error, never
@@ -95,6 +129,9 @@ impl SnapshotDir {
             path: path.display().to_string(),
             reason,
         })?;
+        if let Ok(mut on_disk) = self.on_disk.lock() {
+            *on_disk = (*on_disk).max(snap.meta.last_log_id);
+        }
         // After a restart the snapshot is as old as its file.
         if let Ok(taken) = fs::metadata(&path).and_then(|m| m.modified()) {
             self.stats.record(bytes.len() as u64, taken);
@@ -210,5 +247,63 @@ mod tests {
         fs::write(&path, bytes).expect("write");
         let err = sd.load().expect_err("corrupt file must not load");
         assert!(err.to_string().contains("checksum"), "{err}");
+    }
+
+    fn at(index: u64) -> StoredSnapshot {
+        StoredSnapshot {
+            meta: SnapshotMeta {
+                last_log_id: Some({
+                    use openraft::vote::RaftLeaderId;
+                    LogId::new(
+                        openraft::impls::leader_id_adv::LeaderId {
+                            term: 1,
+                            node_id: 1,
+                        }
+                        .to_committed(),
+                        index,
+                    )
+                }),
+                ..SnapshotMeta::default()
+            },
+            data: index.to_be_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn concurrent_saves_all_succeed_and_the_newest_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sd = SnapshotDir::open(dir.path()).expect("open");
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                let sd = sd.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25u64 {
+                        sd.save(&at(1 + t + 8 * i))
+                            .expect("a concurrent save failed");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("saver thread");
+        }
+        let back = sd.load().expect("load").expect("present");
+        assert_eq!(back.meta.last_log_id.map(|l| l.index), Some(200));
+        assert_eq!(back.data, 200u64.to_be_bytes());
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sd = SnapshotDir::open(dir.path()).expect("open");
+        assert_eq!(sd.save(&at(10)).expect("save"), Saved::Written);
+        assert_eq!(sd.save(&at(7)).expect("save"), Saved::KeptNewer);
+        assert_eq!(sd.save(&at(12)).expect("save"), Saved::Written);
+        // Also across a restart: what is on disk is known once it is loaded.
+        let reopened = SnapshotDir::open(dir.path()).expect("reopen");
+        reopened.load().expect("load").expect("present");
+        assert_eq!(reopened.save(&at(11)).expect("save"), Saved::KeptNewer);
+        let back = reopened.load().expect("load").expect("present");
+        assert_eq!(back.meta.last_log_id.map(|l| l.index), Some(12));
     }
 }

@@ -223,11 +223,12 @@ impl<M: Machine> StateMachineStore<M> {
         let started = std::time::Instant::now();
         let snap = self.build()?;
         let encoded = started.elapsed();
-        self.snapshots.save(&snap)?;
+        let saved = self.snapshots.save(&snap)?;
         let took = started.elapsed();
         self.snapshots.stats().record_build(took);
         info!(
             last_log_id = ?snap.meta.last_log_id,
+            ?saved,
             bytes = snap.data.len(),
             encode_ms = encoded.as_millis() as u64,
             total_ms = took.as_millis() as u64,
