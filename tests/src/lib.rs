@@ -386,6 +386,10 @@ impl Cluster {
             for l in lines.iter().filter(|l| l.starts_with("Error: ")).take(5) {
                 eprintln!("----- node {} exited: {l}", n.id);
             }
+            // The first errors logged: a fatal storage error is repeated by every later call.
+            for l in lines.iter().filter(|l| l.contains("ERROR")).take(3) {
+                eprintln!("----- node {} first errors: {l}", n.id);
+            }
             let tail = &lines[lines.len().saturating_sub(40)..];
             eprintln!("----- node {} log (last {} lines) -----", n.id, tail.len());
             for l in tail {
