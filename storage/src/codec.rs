@@ -115,20 +115,12 @@ pub fn decode_entry(bytes: &[u8]) -> Result<Entry, CodecError> {
 #[cfg(test)]
 mod tests {
     use openraft::entry::RaftEntry;
-    use openraft::vote::RaftLeaderId;
     use openraft::{BasicNode, EntryPayload, Membership};
     use proptest::prelude::*;
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
-    use crate::types::{Command, LogId};
-
-    fn log_id(term: u64, node_id: u64, index: u64) -> LogId {
-        LogId::new(
-            openraft::impls::leader_id_adv::LeaderId { term, node_id }.to_committed(),
-            index,
-        )
-    }
+    use crate::types::{Command, log_id};
 
     fn membership(voters: &BTreeSet<u64>, learners: &BTreeSet<u64>) -> Membership<u64, BasicNode> {
         let nodes: BTreeMap<u64, BasicNode> = voters

@@ -252,17 +252,7 @@ mod tests {
     fn at(index: u64) -> StoredSnapshot {
         StoredSnapshot {
             meta: SnapshotMeta {
-                last_log_id: Some({
-                    use openraft::vote::RaftLeaderId;
-                    LogId::new(
-                        openraft::impls::leader_id_adv::LeaderId {
-                            term: 1,
-                            node_id: 1,
-                        }
-                        .to_committed(),
-                        index,
-                    )
-                }),
+                last_log_id: Some(crate::types::log_id(1, 1, index)),
                 ..SnapshotMeta::default()
             },
             data: index.to_be_bytes().to_vec(),

@@ -65,15 +65,7 @@ mod tests {
     use super::*;
 
     fn id(index: u64) -> LogId {
-        use openraft::vote::RaftLeaderId;
-        LogId::new(
-            openraft::impls::leader_id_adv::LeaderId {
-                term: 1,
-                node_id: 1,
-            }
-            .to_committed(),
-            index,
-        )
+        crate::types::log_id(1, 1, index)
     }
 
     fn check(log: LogSummary, snap: Option<u64>) -> Result<(), String> {

@@ -39,6 +39,15 @@ pub struct CommandReply {
 
 /// Log id of this type config.
 pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+
+/// The log id of entry `index` written by `node_id`'s leadership in `term`.
+pub fn log_id(term: u64, node_id: u64, index: u64) -> LogId {
+    use openraft::vote::RaftLeaderId;
+    LogId::new(
+        openraft::impls::leader_id_adv::LeaderId { term, node_id }.to_committed(),
+        index,
+    )
+}
 /// Vote of this type config.
 pub type Vote = openraft::alias::VoteOf<TypeConfig>;
 /// Log entry of this type config.

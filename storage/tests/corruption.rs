@@ -31,15 +31,7 @@ impl Machine for Journal {
 }
 
 fn log_id(index: u64) -> LogId {
-    use openraft::vote::RaftLeaderId;
-    LogId::new(
-        openraft::impls::leader_id_adv::LeaderId {
-            term: 1,
-            node_id: 1,
-        }
-        .to_committed(),
-        index,
-    )
+    kraft_storage::types::log_id(1, 1, index)
 }
 
 fn entry(index: u64) -> Entry {

@@ -8,18 +8,9 @@ use openraft::entry::RaftEntry;
 use openraft::storage::{RaftLogReader, RaftLogStorageExt};
 
 type Entry = openraft::alias::EntryOf<TypeConfig>;
-type LogId = openraft::alias::LogIdOf<TypeConfig>;
 
 fn entry(index: u64, bytes: usize) -> Entry {
-    use openraft::vote::RaftLeaderId;
-    let id = LogId::new(
-        openraft::impls::leader_id_adv::LeaderId {
-            term: 1,
-            node_id: 1,
-        }
-        .to_committed(),
-        index,
-    );
+    let id = kraft_storage::types::log_id(1, 1, index);
     let data = (0..bytes).map(|i| (i % 251) as u8).collect();
     Entry::new(id, EntryPayload::Normal(Command { data, time_ms: 1 }))
 }

@@ -59,11 +59,7 @@ type Entry = openraft::alias::EntryOf<TypeConfig>;
 type LogId = openraft::alias::LogIdOf<TypeConfig>;
 
 fn log_id(term: u64, index: u64) -> LogId {
-    use openraft::vote::RaftLeaderId;
-    LogId::new(
-        openraft::impls::leader_id_adv::LeaderId { term, node_id: 1 }.to_committed(),
-        index,
-    )
+    kraft_storage::types::log_id(term, 1, index)
 }
 
 /// A state-machine store over an empty [`Journal`], snapshots in `snaps`.
