@@ -62,6 +62,16 @@ fn log_id(term: u64, index: u64) -> LogId {
     kraft_storage::types::log_id(term, 1, index)
 }
 
+/// A log in `dir` holding entries `1..=last` of term 1, purged up to `purge`.
+async fn stored_then_purged(dir: &std::path::Path, last: u64, purge: LogId) -> LogStore {
+    let mut log = LogStore::open(&dir.join("raft-log")).expect("open");
+    log.blocking_append((1..=last).map(|i| entry(1, i)))
+        .await
+        .expect("append");
+    log.purge(purge).await.expect("purge");
+    log
+}
+
 /// A state-machine store over an empty [`Journal`], snapshots in `snaps`.
 fn open_journal(snaps: &std::path::Path) -> StateMachineStore<Journal> {
     StateMachineStore::open(snaps, Arc::new(RwLock::new(Journal::default()))).expect("open")
@@ -240,12 +250,8 @@ async fn purge_hides_entries_at_once_and_later_appends_delete_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_read_below_the_purge_point_starts_where_asked_or_sends_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
+    let mut log = stored_then_purged(dir.path(), 100, log_id(1, 60)).await;
     let indexes = |entries: Vec<Entry>| entries.iter().map(|e| e.index()).collect::<Vec<_>>();
-    log.blocking_append((1..=100).map(|i| entry(1, i)))
-        .await
-        .expect("append");
-    log.purge(log_id(1, 60)).await.expect("purge");
     // Still stored: served from where the stream asked, across the purge point.
     let got = log.limited_get_log_entries(40, 80).await.expect("read");
     assert_eq!(indexes(got), (40..80).collect::<Vec<_>>());
@@ -280,11 +286,7 @@ async fn purged_entries_of_another_branch_are_never_sent() {
     // As after a snapshot install whose purge point this log does not hold under that log id:
     // what is stored below it may be a lost branch.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
-    log.blocking_append((1..=100).map(|i| entry(1, i)))
-        .await
-        .expect("append");
-    log.purge(log_id(2, 60)).await.expect("purge");
+    let mut log = stored_then_purged(dir.path(), 100, log_id(2, 60)).await;
     assert_eq!(log.purged_still_stored(), 60);
     let got = log.limited_get_log_entries(40, 80).await.expect("read");
     assert!(
@@ -297,11 +299,7 @@ async fn purged_entries_of_another_branch_are_never_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn purging_the_whole_log_reports_the_purge_point_as_its_end() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
-    log.blocking_append((1..=10).map(|i| entry(1, i)))
-        .await
-        .expect("append");
-    log.purge(log_id(1, 10)).await.expect("purge");
+    let mut log = stored_then_purged(dir.path(), 10, log_id(1, 10)).await;
     let state = log.get_log_state().await.expect("state");
     assert_eq!(state.last_log_id, Some(log_id(1, 10)));
     assert!(log.is_empty());
@@ -316,12 +314,8 @@ async fn purging_the_whole_log_reports_the_purge_point_as_its_end() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_purge_point_far_past_the_stored_entries_is_trimmed_from_the_first_stored_one() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut log = LogStore::open(&dir.path().join("raft-log")).expect("open");
-    log.blocking_append((1..=40).map(|i| entry(1, i)))
-        .await
-        .expect("append");
     // As after installing a snapshot that ends far beyond this log.
-    log.purge(log_id(1, 1_000_000)).await.expect("purge");
+    let mut log = stored_then_purged(dir.path(), 40, log_id(1, 1_000_000)).await;
     assert_eq!(log.purged_still_stored(), 40);
     log.blocking_append([entry(2, 1_000_001)])
         .await
