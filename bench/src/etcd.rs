@@ -136,6 +136,56 @@ impl EtcdTarget {
             Box::pin(async move { kv.put(req).await.map(drop).map_err(|e| e.to_string()) })
         }
     }
+
+    /// Puts `key` once with a `value_len`-byte value (what [`EtcdTarget::range_op`] reads).
+    pub async fn put_once(&self, key: &str, value_len: usize) -> Result<()> {
+        let mut kv = KvClient::new(self.channels[0].clone());
+        kv.put(pb::PutRequest {
+            key: key.as_bytes().to_vec(),
+            value: vec![b'v'; value_len],
+            lease: 0,
+            prev_kv: false,
+        })
+        .await
+        .with_context(|| format!("put {key}"))?;
+        Ok(())
+    }
+
+    /// An operation reading `key` (one `Range`): `linearizable` is etcd's default read (a
+    /// quorum round, ReadIndex, before the answer), otherwise a serializable read that the
+    /// member answers from its own store.
+    pub fn range_op(
+        &self,
+        key: &str,
+        linearizable: bool,
+    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
+    + Send
+    + Sync
+    + 'static {
+        let channels = self.channels.clone();
+        let key = key.as_bytes().to_vec();
+        move |c, _seq| {
+            let mut kv = KvClient::new(channels[c % channels.len()].clone());
+            let req = pb::RangeRequest {
+                key: key.clone(),
+                range_end: Vec::new(),
+                limit: 0,
+                revision: 0,
+                serializable: !linearizable,
+            };
+            Box::pin(async move {
+                let resp = kv.range(req).await.map_err(|e| e.to_string())?;
+                if resp.get_ref().kvs.len() == 1 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "Range: {} keys, expected 1",
+                        resp.get_ref().kvs.len()
+                    ))
+                }
+            })
+        }
+    }
 }
 
 /// A watch on every key the bench writes (prefix `/`), keeping what it sees in a map, as a

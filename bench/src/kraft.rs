@@ -150,6 +150,34 @@ impl KraftTarget {
         }
     }
 
+    /// An operation reading the cluster (`DescribeCluster`) from the active controller:
+    /// `linearizable` is the default read (the controller confirms its leadership with a
+    /// quorum round, ReadIndex, before it answers), otherwise a local read of its image. No
+    /// disk on either path: what a write costs besides its log append, fsync and apply.
+    pub fn read_op(
+        &self,
+        linearizable: bool,
+    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
+    + Send
+    + Sync
+    + 'static {
+        let clients = self.clients.clone();
+        move |c, _seq| {
+            let client = clients[c % clients.len()].clone();
+            Box::pin(async move {
+                let d = client
+                    .describe_cluster(!linearizable)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if d.cluster_id.is_empty() {
+                    Err("DescribeCluster: no cluster id".into())
+                } else {
+                    Ok(())
+                }
+            })
+        }
+    }
+
     /// Creates one partition per client and returns an operation that flips that
     /// partition's ISR between all three replicas and two (an `AlterPartition` from its
     /// leader, with the epochs of the last answer).

@@ -295,8 +295,11 @@ async fn run_writes(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
         "floor: fsync {:.2} ms, loopback RTT {:.3} ms -> p50 target at 1 client {:.2} ms",
         floor.fsync_ms, floor.loopback_rtt_ms, floor.p50_target_ms
     );
-    let rows = writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create", "isr"]).await?;
+    let read_path = plan.clients.contains(&1);
+    let (rows, reads) =
+        writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create", "isr"], read_path).await?;
     print_rows("writes: kraftd, 3 voters, fsync on", &rows);
+    writes::print_read_path(&reads, &rows);
     if rows.iter().all(|r| r.ops == 0) {
         bail!("no write was acknowledged");
     }
@@ -309,6 +312,7 @@ async fn run_writes(cli: &Cli, kraftd: &Path, fonts: bool) -> Result<()> {
             "plan": plan,
             "floor": floor,
             "rows": rows,
+            "read_path": reads,
         }),
     )?;
     if fonts {
@@ -338,9 +342,18 @@ async fn run_peer(
     }
     let plan = cli.plan();
     let floor = writes::measure_floor().await?;
-    let kraft_rows = writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create"]).await?;
-    let (etcd_rows, watch) =
-        writes::etcd_writes(cli.etcd.clone(), &plan, value_bytes, etcd_watchers).await?;
+    let read_path = plan.clients.contains(&1);
+    let (kraft_rows, mut reads) =
+        writes::kraft_writes(kraftd.to_path_buf(), &plan, &["create"], read_path).await?;
+    let (etcd_rows, etcd_reads, watch) = writes::etcd_writes(
+        cli.etcd.clone(),
+        &plan,
+        value_bytes,
+        etcd_watchers,
+        read_path,
+    )
+    .await?;
+    reads.extend(etcd_reads);
     let mut all = kraft_rows.clone();
     all.extend(etcd_rows.iter().cloned());
     print_rows(
@@ -352,6 +365,7 @@ async fn run_peer(
          watch(es) on prefix /, fewest events seen {} of {} puts acknowledged",
         watch.watchers, watch.least_seen, watch.puts_acknowledged
     );
+    writes::print_read_path(&reads, &all);
     let ratios = writes::ratios(&kraft_rows, &etcd_rows);
     writes::print_ratios(&ratios);
     if all.iter().all(|r| r.ops == 0) {
@@ -368,6 +382,7 @@ async fn run_peer(
             "value_bytes": value_bytes,
             "etcd_watch": watch,
             "rows": all,
+            "read_path": reads,
             "ratios": ratios,
         }),
     )?;

@@ -90,11 +90,87 @@ pub async fn measure_floor() -> Result<Floor> {
     })
 }
 
-/// kraftd: topic creates and ISR changes at every client count.
-pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Result<Vec<Row>> {
+/// The longest and the most operations of one read-path run (1 client).
+const READ_PATH_LIMIT: (Duration, u64) = (Duration::from_secs(3), 5_000);
+
+/// One client, reads in a closed loop: `op` names the row. Runs before any write, on an idle
+/// cluster, as the 1-client writes do.
+async fn read_path_row<F, Fut>(system: &str, op: &str, plan: &WritesPlan, f: F) -> Row
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let duration = plan.duration.min(READ_PATH_LIMIT.0);
+    let max_ops = plan.max_ops.min(READ_PATH_LIMIT.1);
+    let pb = progress::bar(max_ops, &format!("{system} {op} x1"));
+    let stats = closed_loop(1, duration, max_ops, pb.clone(), f).await;
+    progress::finish(pb);
+    if let Some(e) = &stats.first_error {
+        eprintln!("{system} {op} x1: {} errors, first: {e}", stats.errors);
+    }
+    let mut row = stats.row(system, op, 1);
+    row.cdf.clear();
+    row
+}
+
+/// Read-path rows of kraftd (`DescribeCluster`): local read, then linearizable read.
+const KRAFT_READS: [(&str, bool); 2] = [("read local", false), ("read linear.", true)];
+/// Read-path rows of etcd (`Range` of one key): serializable, then linearizable.
+const ETCD_READS: [(&str, bool); 2] = [("range serial.", false), ("range linear.", true)];
+
+/// Prints the read-path rows (what a 1-client write's path costs without its disk: a local
+/// read is one gRPC round trip to the leader, a linearizable read adds one quorum round) and
+/// splits each system's 1-client write p50 in `writes` into the round trip, the quorum round
+/// and the rest (log append, fsync, apply).
+pub fn print_read_path(reads: &[Row], writes: &[Row]) {
+    if reads.is_empty() {
+        return;
+    }
+    crate::report::print_rows(
+        "1 client, no disk: local read = one gRPC round trip to the leader; linearizable \
+         read = that + one quorum round (ReadIndex)",
+        reads,
+    );
+    for (system, ops, write) in [
+        ("kraftd", KRAFT_READS, "create"),
+        ("etcd", ETCD_READS, "put"),
+    ] {
+        let p50 = |op: &str| {
+            reads
+                .iter()
+                .chain(writes)
+                .find(|r| r.system == system && r.clients == 1 && r.op.starts_with(op))
+                .map(|r| r.p50_ms)
+        };
+        if let (Some(local), Some(linear), Some(write)) = (p50(ops[0].0), p50(ops[1].0), p50(write))
+        {
+            println!(
+                "{system}: 1-client write p50 {write:.3} ms = round trip {local:.3} + quorum round \
+                 {:.3} + the rest (log append, fsync, apply) {:.3}",
+                linear - local,
+                write - linear
+            );
+        }
+    }
+}
+
+/// kraftd: the read path at 1 client (when `read_path`), then topic creates and ISR changes
+/// at every client count. Returns the write rows and the read-path rows.
+pub async fn kraft_writes(
+    bin: PathBuf,
+    plan: &WritesPlan,
+    ops: &[&str],
+    read_path: bool,
+) -> Result<(Vec<Row>, Vec<Row>)> {
     // Every run creates topics and none are deleted: at 256 clients the runs together pass the
     // default limit of 100,000 topics, and the rest of the creates would be POLICY_VIOLATION.
     let target = KraftTarget::start(bin, &["--max-topics".into(), "2000000".into()]).await?;
+    let mut reads = Vec::new();
+    if read_path {
+        for (op, linearizable) in KRAFT_READS {
+            reads.push(read_path_row("kraftd", op, plan, target.read_op(linearizable)).await);
+        }
+    }
     let mut rows = Vec::new();
     for op in ops {
         for &clients in &plan.clients {
@@ -133,17 +209,29 @@ pub async fn kraft_writes(bin: PathBuf, plan: &WritesPlan, ops: &[&str]) -> Resu
             rows.push(row);
         }
     }
-    Ok(rows)
+    Ok((rows, reads))
 }
 
-/// etcd: one `value_len`-byte put per operation at every client count.
+/// etcd: the read path at 1 client when `read_path` (a `Range` of one key, serializable and
+/// linearizable), then one `value_len`-byte put per operation at every client count. Returns the put rows,
+/// the read-path rows and what the watchers saw.
 pub async fn etcd_writes(
     bin: PathBuf,
     plan: &WritesPlan,
     value_len: usize,
     watchers: usize,
-) -> Result<(Vec<Row>, WatchSummary)> {
+    read_path: bool,
+) -> Result<(Vec<Row>, Vec<Row>, WatchSummary)> {
     let target = EtcdTarget::start(bin, watchers).await?;
+    const READ_KEY: &str = "/read-path";
+    let mut reads = Vec::new();
+    if read_path {
+        target.put_once(READ_KEY, value_len).await?;
+        for (op, linearizable) in ETCD_READS {
+            let f = target.range_op(READ_KEY, linearizable);
+            reads.push(read_path_row("etcd", op, plan, f).await);
+        }
+    }
     let mut rows = Vec::new();
     for &clients in &plan.clients {
         let run = format!("p{}", rows.len());
@@ -166,9 +254,12 @@ pub async fn etcd_writes(
         rows.push(row);
     }
     let puts: u64 = rows.iter().map(|r| r.ops).sum();
-    let least_seen = target.wait_watched(puts, Duration::from_secs(30)).await;
+    // Every put is watched, the read path's one too.
+    let watched = puts + u64::from(read_path);
+    let least_seen = target.wait_watched(watched, Duration::from_secs(30)).await;
     Ok((
         rows,
+        reads,
         WatchSummary {
             watchers,
             puts_acknowledged: puts,

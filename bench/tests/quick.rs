@@ -172,6 +172,23 @@ fn writes_quick_acknowledges_creates_and_isr_changes() {
         }
     }
     assert!(v["floor"]["fsync_ms"].as_f64().expect("fsync") > 0.0);
+    assert_read_path(&v, &["kraftd"]);
+}
+
+/// With 1 client in the plan, the JSON holds the 1-client read path of each system: a local
+/// and a linearizable read, each answered without an error.
+fn assert_read_path(v: &Value, systems: &[&str]) {
+    let reads = v["read_path"].as_array().expect("read_path");
+    for system in systems {
+        let mine: Vec<_> = reads.iter().filter(|r| r["system"] == *system).collect();
+        assert_eq!(mine.len(), 2, "{system} read-path rows: {reads:?}");
+        for r in mine {
+            assert_eq!(r["clients"].as_u64(), Some(1), "{r}");
+            assert!(r["ops"].as_u64().expect("ops") > 0, "{r}");
+            assert_eq!(r["errors"].as_u64(), Some(0), "{r}");
+            assert!(r["p50_ms"].as_f64().expect("p50") > 0.0, "{r}");
+        }
+    }
 }
 
 #[test]
@@ -214,6 +231,7 @@ fn peer_etcd_quick_reports_both_systems_and_ratios() {
         watch["least_seen"].as_u64().expect("least_seen") >= puts,
         "the watcher missed puts: {v}"
     );
+    assert_read_path(&v, &["kraftd", "etcd"]);
     let ratios = v["ratios"].as_array().expect("ratios");
     assert_eq!(ratios.len(), 2, "{v}");
     assert!(
