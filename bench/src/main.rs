@@ -9,6 +9,9 @@
 //! cargo run --release -p kraft-bench -- scale             # 100k topics x 10 partitions, 100 brokers
 //! cargo run --release -p kraft-bench -- --quick all       # every scenario at smoke sizes
 //! ```
+//!
+//! `bench/run <the same arguments>` first installs what a fresh Debian machine lacks (etcd
+//! from `etcd-server`, a font for the plots) and builds the release binaries.
 
 mod brokers;
 mod driver;
