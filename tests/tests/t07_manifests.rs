@@ -190,6 +190,49 @@ fn helm_template(helm: &Path, dir: &Path, name: &str, sets: &[&str]) -> (bool, S
     (ok, out, err)
 }
 
+/// Bytes of a Kubernetes memory quantity with a binary suffix (`512Mi`, `1Gi`) or none.
+fn memory_bytes(q: &str) -> u64 {
+    let (digits, unit) = q.split_at(q.find(|c: char| !c.is_ascii_digit()).unwrap_or(q.len()));
+    let n: u64 = digits
+        .parse()
+        .unwrap_or_else(|e| panic!("memory quantity {q:?}: {e}"));
+    let scale = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        other => panic!("memory quantity {q:?}: unit {other:?} not handled here"),
+    };
+    n * scale
+}
+
+/// Issue 6's scale target: 1 M partitions in at most 1 GiB of RSS per controller (measured
+/// 555–620 MiB on the active one). The pod's memory limit must hold that, or a cluster inside
+/// kraftd's own default limits (100 k topics) is OOM-killed. The chart renders the same
+/// objects (tested above), so this covers both.
+#[test]
+fn the_default_memory_limit_holds_the_scale_target() {
+    let objects = plain_objects();
+    let sts = objects
+        .get("StatefulSet/kraft")
+        .expect("StatefulSet/kraft in deploy/kubernetes");
+    let containers = sts["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .expect("containers");
+    let kraftd = containers
+        .iter()
+        .find(|c| c["name"].as_str() == Some("kraftd"))
+        .expect("container kraftd");
+    let limit = kraftd["resources"]["limits"]["memory"]
+        .as_str()
+        .expect("resources.limits.memory");
+    assert!(
+        memory_bytes(limit) >= 1 << 30,
+        "memory limit {limit} is below the 1 GiB the scale target allows a controller"
+    );
+    assert_eq!(memory_bytes("512Mi"), 512 << 20);
+}
+
 #[test]
 fn plain_manifests_validate_strictly_against_the_kubernetes_schema() {
     let Some(validator) = tool("kubernetes-validate") else {
