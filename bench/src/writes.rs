@@ -213,8 +213,8 @@ pub async fn kraft_writes(
 }
 
 /// etcd: the read path at 1 client when `read_path` (a `Range` of one key, serializable and
-/// linearizable), then one `value_len`-byte put per operation at every client count. Returns the put rows,
-/// the read-path rows and what the watchers saw.
+/// linearizable), then one `value_len`-byte put per operation at every client count. Returns
+/// the put rows, the read-path rows and what the watchers saw.
 pub async fn etcd_writes(
     bin: PathBuf,
     plan: &WritesPlan,
