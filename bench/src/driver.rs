@@ -88,6 +88,12 @@ impl RunStats {
     }
 }
 
+/// The future of one operation.
+pub type OpFuture = futures::future::BoxFuture<'static, Result<(), String>>;
+
+/// An operation of a closed loop, `op(client, seq)`, as the bench targets build them.
+pub type Op = Box<dyn Fn(usize, u64) -> OpFuture + Send + Sync>;
+
 /// The longest one operation may take before it counts as failed: a backstop, so a server
 /// that accepts a request and never answers cannot hold a run forever (the systems' own
 /// clients time out well before it).

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tonic::transport::Channel;
 
+use crate::driver::{Op, OpFuture};
 use crate::procs::{EtcdCluster, wait_for};
 
 /// etcd's v3 API messages (the slice in `proto/etcd/kv.proto`).
@@ -114,18 +115,11 @@ impl EtcdTarget {
     }
 
     /// An operation putting one key with a `value_len`-byte value per call.
-    pub fn put_op(
-        &self,
-        run: &str,
-        value_len: usize,
-    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
-    + Send
-    + Sync
-    + 'static {
+    pub fn put_op(&self, run: &str, value_len: usize) -> Op {
         let channels = self.channels.clone();
         let run = run.to_string();
         let value: Vec<u8> = (0..value_len).map(|i| b'a' + (i % 26) as u8).collect();
-        move |c, seq| {
+        Box::new(move |c, seq| -> OpFuture {
             let mut kv = KvClient::new(channels[c % channels.len()].clone());
             let req = pb::PutRequest {
                 key: format!("/{run}/{c}/{seq}").into_bytes(),
@@ -134,7 +128,7 @@ impl EtcdTarget {
                 prev_kv: false,
             };
             Box::pin(async move { kv.put(req).await.map(drop).map_err(|e| e.to_string()) })
-        }
+        })
     }
 
     /// Puts `key` once with a `value_len`-byte value (what [`EtcdTarget::range_op`] reads).
@@ -154,17 +148,10 @@ impl EtcdTarget {
     /// An operation reading `key` (one `Range`): `linearizable` is etcd's default read (a
     /// quorum round, ReadIndex, before the answer), otherwise a serializable read that the
     /// member answers from its own store.
-    pub fn range_op(
-        &self,
-        key: &str,
-        linearizable: bool,
-    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
-    + Send
-    + Sync
-    + 'static {
+    pub fn range_op(&self, key: &str, linearizable: bool) -> Op {
         let channels = self.channels.clone();
         let key = key.as_bytes().to_vec();
-        move |c, _seq| {
+        Box::new(move |c, _seq| -> OpFuture {
             let mut kv = KvClient::new(channels[c % channels.len()].clone());
             let req = pb::RangeRequest {
                 key: key.clone(),
@@ -184,7 +171,7 @@ impl EtcdTarget {
                     ))
                 }
             })
-        }
+        })
     }
 }
 

@@ -14,6 +14,7 @@ use kraft_client::proto::{
 use kraft_client::simulate::{BrokerSimulator, SimulatorConfig};
 use kraft_client::{Client, ClientConfig};
 
+use crate::driver::{Op, OpFuture};
 use crate::procs::{KraftCluster, wait_for};
 
 /// Connections the clients of a run are spread over (HTTP/2 multiplexes each).
@@ -134,35 +135,23 @@ impl KraftTarget {
     }
 
     /// An operation creating one topic of 1 partition, replication factor 3, per call.
-    pub fn create_op(
-        &self,
-        run: &str,
-    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
-    + Send
-    + Sync
-    + 'static {
+    pub fn create_op(&self, run: &str) -> Op {
         let clients = self.clients.clone();
         let run = run.to_string();
-        move |c, seq| {
+        Box::new(move |c, seq| -> OpFuture {
             let client = clients[c % clients.len()].clone();
             let name = format!("{run}-{c}-{seq}");
             Box::pin(async move { create_topic(&client, &name, 1, 3).await })
-        }
+        })
     }
 
     /// An operation reading the cluster (`DescribeCluster`) from the active controller:
     /// `linearizable` is the default read (the controller confirms its leadership with a
     /// quorum round, ReadIndex, before it answers), otherwise a local read of its image. No
     /// disk on either path: what a write costs besides its log append, fsync and apply.
-    pub fn read_op(
-        &self,
-        linearizable: bool,
-    ) -> impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
-    + Send
-    + Sync
-    + 'static {
+    pub fn read_op(&self, linearizable: bool) -> Op {
         let clients = self.clients.clone();
-        move |c, _seq| {
+        Box::new(move |c, _seq| -> OpFuture {
             let client = clients[c % clients.len()].clone();
             Box::pin(async move {
                 let d = client
@@ -175,22 +164,13 @@ impl KraftTarget {
                     Ok(())
                 }
             })
-        }
+        })
     }
 
     /// Creates one partition per client and returns an operation that flips that
     /// partition's ISR between all three replicas and two (an `AlterPartition` from its
     /// leader, with the epochs of the last answer).
-    pub async fn isr_op(
-        &self,
-        run: &str,
-        clients: usize,
-    ) -> Result<
-        impl Fn(usize, u64) -> futures::future::BoxFuture<'static, Result<(), String>>
-        + Send
-        + Sync
-        + 'static,
-    > {
+    pub async fn isr_op(&self, run: &str, clients: usize) -> Result<Op> {
         let sessions = self.sim.sessions();
         let client = self.client(0);
         let mut parts = Vec::new();
@@ -216,12 +196,10 @@ impl KraftTarget {
             }));
         }
         let parts = Arc::new(parts);
-        Ok(move |c: usize, _seq: u64| {
+        Ok(Box::new(move |c, _seq| -> OpFuture {
             let st = parts[c].clone();
-            let fut: futures::future::BoxFuture<'static, Result<(), String>> =
-                Box::pin(async move { st.flip().await });
-            fut
-        })
+            Box::pin(async move { st.flip().await })
+        }))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::driver::{Row, closed_loop};
+use crate::driver::{Op, Row, closed_loop};
 use crate::etcd::EtcdTarget;
 use crate::kraft::KraftTarget;
 use crate::procs::CpuMeter;
@@ -95,11 +95,7 @@ const READ_PATH_LIMIT: (Duration, u64) = (Duration::from_secs(3), 5_000);
 
 /// One client, reads in a closed loop: `op` names the row. Runs before any write, on an idle
 /// cluster, as the 1-client writes do.
-async fn read_path_row<F, Fut>(system: &str, op: &str, plan: &WritesPlan, f: F) -> Row
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
-{
+async fn read_path_row(system: &str, op: &str, plan: &WritesPlan, f: Op) -> Row {
     let duration = plan.duration.min(READ_PATH_LIMIT.0);
     let max_ops = plan.max_ops.min(READ_PATH_LIMIT.1);
     let pb = progress::bar(max_ops, &format!("{system} {op} x1"));
