@@ -138,8 +138,13 @@ pub fn print_read_path(reads: &[Row], writes: &[Row]) {
                 .find(|r| r.system == system && r.clients == 1 && r.op.starts_with(op))
                 .map(|r| r.p50_ms)
         };
-        if let (Some(local), Some(linear), Some(write)) = (p50(ops[0].0), p50(ops[1].0), p50(write))
-        {
+        // A row without acknowledged operations has no p50 to split.
+        let measured = |v: Option<f64>| v.filter(|ms| *ms > 0.0);
+        if let (Some(local), Some(linear), Some(write)) = (
+            measured(p50(ops[0].0)),
+            measured(p50(ops[1].0)),
+            measured(p50(write)),
+        ) {
             println!(
                 "{system}: 1-client write p50 {write:.3} ms = round trip {local:.3} + quorum round \
                  {:.3} + the rest (log append, fsync, apply) {:.3}",

@@ -209,7 +209,7 @@ fn memory_bytes(q: &str) -> u64 {
 /// Issue 6's scale target: 1 M partitions in at most 1 GiB of RSS per controller (measured
 /// 555–620 MiB on the active one). The pod's memory limit must hold that, or a cluster inside
 /// kraftd's own default limits (100 k topics) is OOM-killed. The chart renders the same
-/// objects (tested above), so this covers both.
+/// objects (`helm_chart_with_default_values_renders_the_plain_manifests`), so this covers both.
 #[test]
 fn the_default_memory_limit_holds_the_scale_target() {
     let objects = plain_objects();
