@@ -1,6 +1,7 @@
 //! Topics and partitions.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use imbl::{GenericHashMap, OrdMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -254,15 +255,21 @@ impl<'de> Deserialize<'de> for Partitions {
 /// the image costs a few reference counts however many topics it holds, and a change after a
 /// clone copies only the nodes on its path. Snapshots encode such a clone outside the state
 /// machine's lock, and the active controller's working image starts from one.
+///
+/// The tries hold each topic and each name behind an `Arc`: copying a shared node clones
+/// every entry in it, and a topic held inline cloned its name, its partitions and their
+/// replica lists (several allocations each) for every neighbour of the one topic changed.
+/// With the `Arc`s a node copy is reference counts, and a change clones only the topic it
+/// changes (`Arc::make_mut`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopicsImage {
     /// Fixed seed: ids are random already (the handler draws them), and a walk of the topics
     /// must come out in the same order in every run, so that handlers given the same seed
     /// write the same records (STYLE §3).
-    by_id: Trie<TopicId, TopicImage, foldhash::fast::FixedState>,
+    by_id: Trie<TopicId, Arc<TopicImage>, foldhash::fast::FixedState>,
     /// Seeded per process: names come from users, who must not be able to choose names that
     /// collide. Never walked in hash order (listings sort).
-    names: Trie<String, TopicId, foldhash::fast::RandomState>,
+    names: Trie<Arc<str>, TopicId, foldhash::fast::RandomState>,
     /// `unify_collision_chars(name)` → names with '.' or '_' (Kafka `topicsWithCollisionChars`).
     collisions: OrdMap<String, BTreeSet<String>>,
 }
@@ -280,7 +287,7 @@ impl TopicsImage {
 
     /// All topics, sorted by name (sorts them: for listings, not for hot paths).
     pub fn iter(&self) -> impl Iterator<Item = &TopicImage> + '_ {
-        let mut topics: Vec<&TopicImage> = self.by_id.values().collect();
+        let mut topics: Vec<&TopicImage> = self.by_id.values().map(|t| &**t).collect();
         topics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         topics.into_iter()
     }
@@ -288,12 +295,12 @@ impl TopicsImage {
     /// All topics in no particular order: cheaper than [`TopicsImage::iter`] where the order
     /// does not matter.
     pub fn iter_unordered(&self) -> impl Iterator<Item = &TopicImage> + '_ {
-        self.by_id.values()
+        self.by_id.values().map(|t| &**t)
     }
 
     /// All topic names, sorted (sorts them: for listings, not for hot paths).
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        let mut names: Vec<&str> = self.names.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.names.keys().map(|n| &**n).collect();
         names.sort_unstable();
         names.into_iter()
     }
@@ -307,7 +314,10 @@ impl TopicsImage {
 
     /// The topic called `name`.
     pub fn get(&self, name: &str) -> Option<&TopicImage> {
-        self.names.get(name).and_then(|id| self.by_id.get(id))
+        self.names
+            .get(name)
+            .and_then(|id| self.by_id.get(id))
+            .map(|t| &**t)
     }
 
     /// True if a topic is called `name` (one lookup in the name index).
@@ -317,7 +327,7 @@ impl TopicsImage {
 
     /// The topic with id `id`.
     pub fn get_by_id(&self, id: TopicId) -> Option<&TopicImage> {
-        self.by_id.get(&id)
+        self.by_id.get(&id).map(|t| &**t)
     }
 
     /// The name of the topic with id `id`.
@@ -337,8 +347,9 @@ impl TopicsImage {
             .map(String::as_str)
     }
 
+    /// The topic with id `id`, to change: cloned first if another image shares it.
     pub(crate) fn get_mut_by_id(&mut self, id: TopicId) -> Option<&mut TopicImage> {
-        self.by_id.get_mut(&id)
+        self.by_id.get_mut(&id).map(Arc::make_mut)
     }
 
     /// Inserts `topic` if its name and id are free; otherwise changes nothing and says what
@@ -349,20 +360,20 @@ impl TopicsImage {
     /// insert: applying a topic record is on every create's path, twice on the active
     /// controller.
     pub(crate) fn try_insert(&mut self, topic: TopicImage) -> Result<(), Taken> {
-        let (name, id) = (topic.name.clone(), topic.topic_id);
+        let (name, id): (Arc<str>, _) = (topic.name.as_str().into(), topic.topic_id);
         if let Some(prev) = self.names.insert(name.clone(), id) {
             self.names.insert(name, prev);
             return Err(Taken::Name);
         }
         if let Some(existing) = self.colliding_topic(&name) {
             let existing = existing.to_string();
-            self.names.remove(&name);
+            self.names.remove(&*name);
             return Err(Taken::CollidesWith(existing));
         }
-        if let Some(prev) = self.by_id.insert(id, topic) {
+        if let Some(prev) = self.by_id.insert(id, Arc::new(topic)) {
             let existing = prev.name.clone();
             self.by_id.insert(id, prev);
-            self.names.remove(&name);
+            self.names.remove(&*name);
             return Err(Taken::Id(existing));
         }
         self.index_collision(&name);
@@ -371,9 +382,10 @@ impl TopicsImage {
 
     /// Insert a topic whose name and id are free (the caller checked).
     pub(crate) fn insert(&mut self, topic: TopicImage) {
-        self.names.insert(topic.name.clone(), topic.topic_id);
+        self.names
+            .insert(topic.name.as_str().into(), topic.topic_id);
         self.index_collision(&topic.name);
-        self.by_id.insert(topic.topic_id, topic);
+        self.by_id.insert(topic.topic_id, Arc::new(topic));
     }
 
     /// Adds `name` to the collision index if it has '.' or '_'.
@@ -397,7 +409,7 @@ impl TopicsImage {
                 self.collisions.remove(&key);
             }
         }
-        Some(topic)
+        Some(Arc::unwrap_or_clone(topic))
     }
 }
 
@@ -418,7 +430,7 @@ impl Serialize for TopicsImage {
     /// image to the same bytes whatever its hash seeds; the decoder takes the entries in any
     /// order.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut topics: Vec<&TopicImage> = self.by_id.values().collect();
+        let mut topics: Vec<&TopicImage> = self.by_id.values().map(|t| &**t).collect();
         topics.sort_unstable_by_key(|t| t.topic_id);
         s.collect_map(topics.into_iter().map(|t| (&t.name, t)))
     }
@@ -552,5 +564,64 @@ mod partitions_tests {
         assert!(p.0.capacity() <= 125, "capacity {}", p.0.capacity());
         let collected: Partitions = (0..10).map(|i| (i, partition(1))).collect();
         assert_eq!(collected.0.capacity(), 10);
+    }
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn topic(i: u128) -> TopicImage {
+        let mut partitions = Partitions::new();
+        partitions.insert(
+            0,
+            PartitionRegistration {
+                replicas: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+                isr: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+                removing_replicas: Vec::new(),
+                adding_replicas: Vec::new(),
+                leader: BrokerId(1),
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+                leader_epoch: LeaderEpoch(0),
+                partition_epoch: PartitionEpoch(0),
+            },
+        );
+        TopicImage {
+            name: format!("t{i}"),
+            topic_id: TopicId(Uuid::from_u128(i + 1)),
+            partitions,
+        }
+    }
+
+    #[test]
+    fn changing_a_topic_in_a_clone_copies_that_topic_only() {
+        let mut published = TopicsImage::default();
+        for i in 0..200 {
+            published.insert(topic(i));
+        }
+        let mut working = published.clone();
+        let changed = TopicId(Uuid::from_u128(1));
+        let t = working.get_mut_by_id(changed).expect("topic t0");
+        t.partitions.get_mut(&0).expect("partition 0").isr = vec![BrokerId(1)];
+
+        assert_eq!(
+            published.get_by_id(changed).expect("t0").partitions[&0]
+                .isr
+                .len(),
+            3,
+            "the published image keeps its ISR"
+        );
+        assert_eq!(working.get("t0").expect("t0").partitions[&0].isr.len(), 1);
+        for i in 1..200 {
+            let id = TopicId(Uuid::from_u128(i + 1));
+            let (a, b) = (published.get_by_id(id), working.get_by_id(id));
+            assert!(
+                a.zip(b).is_some_and(|(a, b)| std::ptr::eq(a, b)),
+                "topic t{i} was copied, not shared, by a change to t0"
+            );
+        }
+        assert_eq!(working.remove("t1"), Some(topic(1)));
+        assert!(published.get("t1").is_some() && working.get("t1").is_none());
     }
 }
