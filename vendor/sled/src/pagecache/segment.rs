@@ -1207,10 +1207,14 @@ impl SegmentAccountant {
 fn zero_fill(file: &std::fs::File, from: LogOffset, to: LogOffset) -> std::io::Result<()> {
     let zeros = vec![MessageKind::Corrupted.into(); PREFILL_STEP];
     let mut at = from;
+    let mut push = true;
     while at < to {
         let len = std::cmp::min(PREFILL_STEP as LogOffset, to - at);
         pwrite_all(file, &zeros[..len as usize], at)?;
-        push_range(file, at, len)?;
+        // Only a write-back hint: a file system that refuses it still gets the zeros.
+        if push && push_range(file, at, len).is_err() {
+            push = false;
+        }
         at += len;
     }
     file.sync_data()
