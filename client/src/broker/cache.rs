@@ -240,9 +240,10 @@ impl Shared {
             state.handle(msg)?
         };
         if let Applied::Delta(o) | Applied::Image(o) = applied {
-            self.offset.send_replace(Some(o));
-            // No subscriber is fine.
+            // The event first: whoever sees the new offset (`wait_for_offset`) finds every
+            // event up to it already queued for its subscribers. No subscriber is fine.
             let _ = self.events.send(applied.clone());
+            self.offset.send_replace(Some(o));
         }
         Ok(applied)
     }
